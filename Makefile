@@ -1,0 +1,41 @@
+# Energo's entry points. `make demo` runs the main job; `make test` passes the tests.
+# Both set up what is missing first (Python venv from requirements.lock, npm ci).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+
+.PHONY: setup compile lint test test-fast demo bench clean
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check pip==24.3.1
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+compile: setup
+	$(PY) -m energo.build
+
+lint: setup
+	$(PY) -m ruff check .
+	$(PY) -m energo.build --check
+
+test: setup lint
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+demo: setup
+	$(PY) -m energo.demo $(DEMO_ARGS)
+
+bench: setup
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
+
+clean:
+	rm -rf $(VENV) node_modules .build demo-out

@@ -1,0 +1,1 @@
+"""Test support: a real anvil, the real compiled contracts, role-named accounts."""

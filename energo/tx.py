@@ -1,0 +1,125 @@
+"""Sending legacy (type 0) transactions, as Qtum needs, and decoding custom errors.
+
+``Sender`` works with an unlocked node account (the local chain's dev accounts) or a
+local eth-account key (signed here, sent raw).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_account.signers.local import LocalAccount
+from eth_utils import function_signature_to_4byte_selector
+from web3 import Web3
+from web3.contract import Contract
+from web3.exceptions import ContractCustomError, ContractLogicError
+
+from energo import artifacts
+from energo.constants import QTUM_MIN_GAS_PRICE_WEI
+
+
+class TxFailed(RuntimeError):
+    """A transaction reverted; ``error`` is the custom error's name and ``args`` its values."""
+
+    def __init__(self, error: str, args: tuple = (), detail: str = ""):
+        self.error = error
+        self.args_ = args
+        super().__init__(f"{error}{args if args else ''} {detail}".strip())
+
+
+@cache
+def _error_table() -> dict[bytes, tuple[str, list[str]]]:
+    """Selector -> (name, input types) for every custom error in every artifact."""
+    table = {}
+    for path in artifacts.ARTIFACTS.glob("*.json"):
+        for item in artifacts.load(path.stem)["abi"]:
+            if item["type"] == "error":
+                types = [_abi_type(i) for i in item["inputs"]]
+                selector = function_signature_to_4byte_selector(f"{item['name']}({','.join(types)})")
+                table[selector] = (item["name"], types)
+    return table
+
+
+def _abi_type(param: dict) -> str:
+    if param["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in param["components"])
+        return f"({inner}){param['type'][5:]}"
+    return param["type"]
+
+
+def decode_revert(data: str | bytes | None) -> TxFailed:
+    if isinstance(data, str):
+        data = bytes.fromhex(data.removeprefix("0x")) if data.startswith("0x") else data.encode()
+    if not data or len(data) < 4:
+        return TxFailed("Reverted", (), "without data")
+    known = _error_table().get(bytes(data[:4]))
+    if known is None:
+        if data[:4] == bytes.fromhex("08c379a0"):
+            (message,) = abi_decode(["string"], data[4:])
+            return TxFailed("Error", (message,))
+        return TxFailed("UnknownError", (), "0x" + bytes(data).hex())
+    name, types = known
+    return TxFailed(name, tuple(abi_decode(types, data[4:])))
+
+
+@dataclass
+class Sender:
+    """Sends legacy transactions from one account."""
+
+    w3: Web3
+    account: str | LocalAccount
+    gas_price: int = QTUM_MIN_GAS_PRICE_WEI
+    gas_margin: float = 1.2
+
+    @property
+    def address(self) -> str:
+        return self.account if isinstance(self.account, str) else self.account.address
+
+    def _params(self, extra: dict | None = None) -> dict:
+        params = {"from": self.address, "gasPrice": self.gas_price, "type": 0}
+        params.update(extra or {})
+        return params
+
+    def transact(self, call: Any, gas: int | None = None) -> dict:
+        """Sends a contract function call; raises TxFailed with the decoded custom error."""
+        try:
+            params = self._params({"gas": gas} if gas else None)
+            if gas is None:
+                params["gas"] = int(call.estimate_gas(self._params()) * self.gas_margin) + 10_000
+            tx = call.build_transaction(params)
+        except ContractCustomError as exc:
+            raise decode_revert(exc.data) from None
+        except ContractLogicError as exc:
+            raise decode_revert(exc.data) from None
+        return self._send(tx)
+
+    def deploy(self, name: str, *args: Any) -> Contract:
+        art = artifacts.load(name)
+        factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
+        receipt = self.transact(factory.constructor(*args))
+        return self.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+
+    def _send(self, tx: dict) -> dict:
+        tx.pop("maxFeePerGas", None)
+        tx.pop("maxPriorityFeePerGas", None)
+        tx["gasPrice"] = self.gas_price
+        tx["type"] = 0
+        if isinstance(self.account, str):
+            tx_hash = self.w3.eth.send_transaction(tx)
+        else:
+            tx.setdefault("nonce", self.w3.eth.get_transaction_count(self.address, "pending"))
+            tx.setdefault("chainId", self.w3.eth.chain_id)
+            tx.pop("from", None)
+            signed = self.account.sign_transaction(tx)
+            tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05)
+        if receipt["status"] != 1:
+            raise TxFailed("Reverted", (), f"tx {tx_hash.hex()} (gas {receipt['gasUsed']})")
+        return receipt
+
+
+def contract_at(w3: Web3, name: str, address: str) -> Contract:
+    return w3.eth.contract(address=Web3.to_checksum_address(address), abi=artifacts.abi(name))

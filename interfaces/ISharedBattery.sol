@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+
+/// @title The shared community battery: WATT, storage rent and the TSL escrow
+/// @notice WATT is an ERC-20 with 18 decimals; 1 WATT = 1 kWh held in the battery, so
+/// 1 Wh = 1e15 base units. WATT is minted and burned only by the bound MeterLedger from
+/// verified meter readings; no account, the admin included, can mint it otherwise.
+/// The battery is also the escrow of deposited TSL: free deposits prepay storage rent,
+/// locked deposits back open buy orders. Storage rent accrues continuously on every
+/// WATT an account owns (locked WATT included) through a cumulative index, and is
+/// settled lazily in O(1) whenever the account's balance changes.
+interface ISharedBattery is IERC20Metadata {
+    // ---------------------------------------------------------------- types
+
+    /// @notice What the app's main screen shows, all energy in Wh.
+    struct EnergyCounters {
+        uint64 generatedWh; // exported by the household's meters
+        uint64 storedWh; // charged into the battery (WATT minted)
+        uint64 consumedFromBatteryWh; // imports served from owned WATT (burned)
+        uint64 consumedFromGridWh; // imports served by the utility grid
+        uint64 spilledWh; // exports that found no room and went to the grid
+        uint64 purchasedWh; // bought in a market
+        uint64 soldWh; // sold in a market
+    }
+
+    /// @notice One fill, as a market asks the battery to settle it.
+    /// @dev `wattAmount` is a whole number of Wh (a multiple of 1e15 base units).
+    /// `feeTsl` is taken from the seller's proceeds and credited to `feeRecipient`'s
+    /// free deposit. When `sellerLocked` the WATT comes out of the seller's lock,
+    /// otherwise out of the seller's spendable WATT; likewise `buyerLocked` for TSL
+    /// (out of the buyer's locked TSL, otherwise out of the buyer's free deposit).
+    struct Fill {
+        address seller;
+        address buyer;
+        uint256 wattAmount;
+        uint256 tslAmount;
+        uint256 feeTsl;
+        address feeRecipient;
+        bool sellerLocked;
+        bool buyerLocked;
+    }
+
+    // ---------------------------------------------------------------- events
+
+    event TslDeposited(address indexed account, uint256 amount);
+    event TslWithdrawn(address indexed account, uint256 amount);
+    /// @notice Rent that prepaid TSL could not cover was paid in WATT at the utility price.
+    event RentPaidInKind(address indexed account, uint256 tslShortfall, uint256 wattPaid);
+    event RentClaimed(address indexed operator, uint256 amount);
+    event RentRateChanged(uint256 oldRentPerWattDay, uint256 newRentPerWattDay);
+    event UtilityPriceChanged(uint256 oldPricePerWatt, uint256 newPricePerWatt);
+    event CapacityChanged(uint256 oldCapacityWh, uint256 newCapacityWh);
+    event ChargeEfficiencyChanged(uint16 oldBps, uint16 newBps);
+    event ReserveToleranceChanged(uint256 oldToleranceWh, uint256 newToleranceWh);
+    event OperatorChanged(address indexed oldOperator, address indexed newOperator);
+    event LedgerBound(address indexed ledger);
+    /// @notice WATT supply exceeds the battery's measured charge beyond the tolerance;
+    /// minting stops until a later state-of-charge report resolves it.
+    event ReserveDeficit(uint256 supplyWh, uint256 stateOfChargeWh, uint256 deficitWh);
+    event ReserveRestored(uint256 supplyWh, uint256 stateOfChargeWh);
+    /// @notice The battery's meter reported its state of charge.
+    event StateOfChargeReported(uint256 stateOfChargeWh, uint256 supplyWh);
+
+    // ---------------------------------------------------------------- errors
+
+    error BatteryZeroAmount();
+    error BatteryZeroAddress();
+    error BatteryAmountTooLarge(uint256 amount, uint256 max);
+    error BatteryInsufficientFreeTsl(address account, uint256 free, uint256 needed);
+    error BatteryInsufficientLockedTsl(address account, uint256 locked, uint256 needed);
+    error BatteryInsufficientSpendableWatt(address account, uint256 spendable, uint256 needed);
+    error BatteryInsufficientLockedWatt(address account, uint256 locked, uint256 needed);
+    error BatteryNotWholeWh(uint256 wattAmount);
+    error BatteryInvalidEfficiency(uint16 bps);
+    error BatteryInvalidUtilityPrice(uint256 price);
+    error BatteryRentRateTooHigh(uint256 rentPerWattDay, uint256 max);
+    error BatteryCapacityBelowSupply(uint256 capacityWh, uint256 supplyWh);
+    error BatteryLedgerAlreadyBound(address ledger);
+    error BatteryLedgerMismatch(address ledger);
+    error BatteryNotLedger(address caller);
+    error BatteryNotOperator(address caller);
+
+    // ---------------------------------------------------------------- deposits
+
+    /// @notice Deposits TSL (pulled with transferFrom) as free, rent-prepaying balance.
+    function deposit(uint256 amount) external;
+
+    /// @notice Deposits TSL with an EIP-2612 permit, so no separate approve is needed.
+    function depositWithPermit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external;
+
+    /// @notice Withdraws free TSL. Settles rent first; never takes locked TSL or rent due.
+    function withdraw(uint256 amount) external;
+
+    // ---------------------------------------------------------------- rent
+
+    /// @notice Settles the account's accrued rent now (anyone may call).
+    function settleRent(address account) external;
+
+    /// @notice The operator takes the TSL rent collected so far.
+    function claimRent() external returns (uint256 amount);
+
+    /// @notice Rent accrued and not yet settled: the TSL part and, where free TSL does
+    /// not cover it, the WATT that would be taken in kind.
+    function pendingRent(address account) external view returns (uint256 tslDue, uint256 wattDue);
+
+    /// @notice Days of storage covered, scaled by 1e18: free TSL (after pending rent)
+    /// divided by the daily rent on the current holding. type(uint256).max when the
+    /// account holds no WATT (nothing to pay for).
+    function daysOfStorage(address account) external view returns (uint256 daysWad);
+
+    // ---------------------------------------------------------------- views
+
+    /// @notice Free (rent-prepaying, withdrawable) TSL, before pending rent.
+    function freeTslOf(address account) external view returns (uint256);
+    function lockedTslOf(address account) external view returns (uint256);
+    function lockedWattOf(address account) external view returns (uint256);
+    /// @notice WATT that can be transferred or offered: balance minus locked.
+    function spendableWattOf(address account) external view returns (uint256);
+    function countersOf(address account) external view returns (EnergyCounters memory);
+
+    function tsl() external view returns (address);
+    function ledger() external view returns (address);
+    function operator() external view returns (address);
+    /// @notice Storage rent in TSL base units per WATT (per kWh) per day.
+    function rentPerWattDay() external view returns (uint256);
+    /// @notice The utility's reference price in TSL base units per WATT (per kWh).
+    function utilityPrice() external view returns (uint256);
+    function capacityWh() external view returns (uint256);
+    function chargeEfficiencyBps() external view returns (uint16);
+    function reserveToleranceWh() external view returns (uint256);
+    function lastStateOfChargeWh() external view returns (uint256);
+    function mintingHalted() external view returns (bool);
+    /// @notice TSL rent collected for the operator and not yet claimed.
+    function rentCollected() external view returns (uint256);
+    /// @notice Total WATT supply in whole Wh.
+    function supplyWh() external view returns (uint256);
+
+    // ---------------------------------------------------------------- admin
+
+    function setRentRate(uint256 rentPerWattDay) external;
+    function setUtilityPrice(uint256 pricePerWatt) external;
+    function setCapacity(uint256 capacityWh) external;
+    function setChargeEfficiency(uint16 bps) external;
+    function setReserveTolerance(uint256 toleranceWh) external;
+    function setOperator(address operator) external;
+    /// @notice Binds the MeterLedger once; it is then the only minter and burner.
+    function bindLedger(address ledger) external;
+    function pause() external;
+    function unpause() external;
+
+    // ---------------------------------------------------------------- ledger hooks
+
+    /// @notice Applies one household reading's deltas: export charges the battery
+    /// (mint, limited by free capacity; the rest spills), then import is served from
+    /// the account's spendable WATT (burn) and the grid serves the rest.
+    function recordFlows(address account, uint256 exportedWh, uint256 importedWh)
+        external
+        returns (uint256 storedWh, uint256 spilledWh, uint256 fromBatteryWh, uint256 fromGridWh);
+
+    /// @notice Reconciles WATT supply against the battery meter's state of charge.
+    function reportStateOfCharge(uint256 stateOfChargeWh) external;
+
+    // ---------------------------------------------------------------- market hooks (MARKET_ROLE)
+
+    function lockWatt(address account, uint256 amount) external;
+    /// @return unlocked what was actually released (less than asked only if rent paid
+    /// in kind shrank the lock)
+    function unlockWatt(address account, uint256 amount) external returns (uint256 unlocked);
+    function lockTsl(address account, uint256 amount) external;
+    function unlockTsl(address account, uint256 amount) external;
+    /// @notice Settles one fill at once: WATT to the buyer, TSL to the seller.
+    /// @return wattMoved the WATT actually moved; less than `fill.wattAmount` only when
+    /// rent paid in kind shrank the seller's lock, and then TSL moves pro rata.
+    function settleFill(Fill calldata fill) external returns (uint256 wattMoved);
+}

@@ -1,0 +1,3 @@
+"""Only lists fixture modules; the fixtures live beside the code they serve."""
+
+pytest_plugins = ["energo.testing.fixtures"]
