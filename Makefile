@@ -5,10 +5,16 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
+# py-solc-x (and so `ape compile`) finds the npm solc behind tools/solc.js here.
+export SOLCX_BINARY_PATH := $(CURDIR)/.cache/solcx
 
 .PHONY: setup compile lint test test-fast demo bench clean
 
-setup: $(VENV)/.installed node_modules/.installed
+setup: $(VENV)/.installed node_modules/.installed .cache/solcx/solc-v0.8.28
+
+.cache/solcx/solc-v0.8.28: tools/solc.js
+	mkdir -p .cache/solcx
+	ln -sf ../../tools/solc.js $@
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
