@@ -1,0 +1,152 @@
+"""A JSON-RPC client for Janus over plain HTTP (urllib, no web3 needed).
+
+Janus speaks Ethereum JSON-RPC in front of qtumd. Addresses are 20-byte hash160 hex,
+values are in wei (1 satoshi = 10^10 wei) except ``qtum_getUTXOs``, whose amounts are
+decimal QTUM strings. Transaction hashes are Qtum txids.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import urllib.error
+import urllib.request
+from decimal import Decimal, InvalidOperation
+from typing import Any, Sequence
+
+from .builder import Utxo
+from .checks import SATOSHI_PER_QTUM
+from .encoding import strip_0x
+from .errors import JanusRpcError
+
+WEI_PER_SATOSHI = 10**10
+# Spendable by our signer and readable by Qtum as msg.sender: P2PK and P2PKH only.
+SENDER_UTXO_TYPES = ("p2pk", "p2pkh")
+
+
+class JsonRpcTransport:
+    """POST one JSON-RPC 2.0 request, return its result or raise JanusRpcError."""
+
+    def __init__(self, url: str, timeout: float = 30.0):
+        self.url = url
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+
+    def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
+        ).encode()
+        http_request = urllib.request.Request(
+            self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(http_request, timeout=self.timeout) as response:
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            # Janus answers JSON-RPC errors with HTTP 200, but proxies may not.
+            try:
+                payload = json.loads(error.read())
+            except ValueError:
+                raise JanusRpcError(f"{method}: HTTP {error.code} from {self.url}", method=method) from None
+        except (urllib.error.URLError, OSError) as error:
+            raise JanusRpcError(f"{method}: cannot reach {self.url} ({error})", method=method) from None
+        except ValueError:
+            raise JanusRpcError(f"{method}: {self.url} did not answer JSON", method=method) from None
+        if not isinstance(payload, dict):
+            raise JanusRpcError(f"{method}: malformed JSON-RPC response", method=method)
+        if payload.get("error"):
+            error = payload["error"]
+            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
+            code = error.get("code") if isinstance(error, dict) else None
+            raise JanusRpcError(f"{method} failed: {message}", code=code, method=method)
+        return payload.get("result")
+
+
+def qtum_to_satoshi(amount: str | int | float) -> int:
+    try:
+        value = Decimal(str(amount)) * SATOSHI_PER_QTUM
+    except InvalidOperation:
+        raise JanusRpcError(f"amount {amount!r} is not a number") from None
+    if value != value.to_integral_value():
+        raise JanusRpcError(f"amount {amount!r} has more than 8 decimals")
+    return int(value)
+
+
+def _hex_address(address: str) -> str:
+    return "0x" + strip_0x(address).lower()
+
+
+class JanusClient:
+    """Typed wrappers for the Janus methods this project uses."""
+
+    def __init__(self, url: str, timeout: float = 30.0):
+        self.url = url
+        self.transport = JsonRpcTransport(url, timeout)
+
+    def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+        return self.transport.request(method, params)
+
+    def chain_id(self) -> int:
+        return int(self.request("eth_chainId"), 16)
+
+    def block_number(self) -> int:
+        return int(self.request("eth_blockNumber"), 16)
+
+    def gas_price_wei(self) -> int:
+        return int(self.request("eth_gasPrice"), 16)
+
+    def get_balance_wei(self, address_hex: str, block: str = "latest") -> int:
+        return int(self.request("eth_getBalance", [_hex_address(address_hex), block]), 16)
+
+    def get_code(self, address_hex: str, block: str = "latest") -> str:
+        return self.request("eth_getCode", [_hex_address(address_hex), block])
+
+    def call(self, tx: dict[str, Any], block: str = "latest") -> str:
+        return self.request("eth_call", [tx, block])
+
+    def estimate_gas(self, tx: dict[str, Any]) -> int:
+        """Janus runs callcontract and returns gas used plus its own buffer."""
+        return int(self.request("eth_estimateGas", [tx]), 16)
+
+    def send_raw_transaction(self, raw_hex: str) -> str:
+        """Broadcast a signed Qtum transaction; returns its txid (no 0x)."""
+        return strip_0x(self.request("eth_sendRawTransaction", ["0x" + strip_0x(raw_hex)]))
+
+    def get_transaction_receipt(self, txid: str) -> dict[str, Any] | None:
+        return self.request("eth_getTransactionReceipt", ["0x" + strip_0x(txid)])
+
+    def get_logs(self, log_filter: dict[str, Any]) -> list[dict[str, Any]]:
+        return self.request("eth_getLogs", [log_filter])
+
+    def get_utxos(
+        self,
+        address_hex: str,
+        types: Sequence[str] = SENDER_UTXO_TYPES,
+        mature_only: bool = True,
+    ) -> list[Utxo]:
+        """All UTXOs of a hash160 address via ``qtum_getUTXOs``.
+
+        Janus takes ``[address, minSumAmount, type...]``; minSumAmount "0" means all.
+        Naming types leaves immature stake/coinbase outputs out unless "immature" is
+        named too; ``safe`` is false for those, and we drop them again to be sure.
+        """
+        params = [_hex_address(address_hex), "0", *types]
+        if not mature_only:
+            params.append("immature")
+        entries = self.request("qtum_getUTXOs", params) or []
+        utxos = []
+        for entry in entries:
+            try:
+                utxo = Utxo(
+                    txid=strip_0x(entry["txid"]).lower(),
+                    vout=int(entry["vout"]),
+                    script_pubkey=bytes.fromhex(entry["scriptPubKey"]),
+                    value_sat=qtum_to_satoshi(entry["amount"]),
+                    confirmations=entry.get("confirmations"),
+                    mature=bool(entry.get("safe", True)),
+                )
+            except (KeyError, TypeError, ValueError) as error:
+                raise JanusRpcError(f"qtum_getUTXOs returned a malformed entry: {error}") from None
+            if utxo.mature or not mature_only:
+                utxos.append(utxo)
+        return utxos

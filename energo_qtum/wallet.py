@@ -1,0 +1,181 @@
+"""QtumWallet: fund, sign and broadcast contract calls and creates through Janus.
+
+It remembers which outputs its own unconfirmed transactions spent, and the change
+they pay back, so two sends in quick succession never pick the same coin: Janus
+lists confirmed outputs only, so without that memory the second send would try to
+double-spend the first one's inputs.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from typing import Any
+
+from .builder import (
+    DEFAULT_CALL_GAS_LIMIT,
+    DEFAULT_CREATE_GAS_LIMIT,
+    SignedTransaction,
+    Utxo,
+    build_call_tx,
+    build_create_tx,
+)
+from .checks import MIN_GAS_LIMIT, MIN_GAS_PRICE
+from .encoding import strip_0x
+from .errors import JanusRpcError, ReceiptTimeoutError
+from .fees import FeePolicy
+from .janus import JanusClient
+from .keys import QtumSigner
+from .script import p2pk_script, p2pkh_script
+from .tx import OutPoint
+
+# Janus already adds its own buffer to eth_estimateGas; this margin covers state that
+# changes between the estimate and the block (another trade landing first).
+DEFAULT_GAS_MARGIN = 0.10
+
+
+class QtumWallet:
+    def __init__(
+        self,
+        janus: JanusClient,
+        signer: QtumSigner,
+        *,
+        gas_price: int = MIN_GAS_PRICE,
+        gas_margin: float = DEFAULT_GAS_MARGIN,
+        fee_policy: FeePolicy | None = None,
+        vm_version_encoding: str = "push",
+    ):
+        self.janus = janus
+        self.signer = signer
+        self.gas_price = gas_price
+        self.gas_margin = gas_margin
+        self.fee_policy = fee_policy or FeePolicy()
+        self.vm_version_encoding = vm_version_encoding
+        self._lock = threading.Lock()
+        self._pending_spent: dict[OutPoint, str] = {}  # outpoint -> txid that spent it
+        self._pending_change: dict[OutPoint, Utxo] = {}  # our unconfirmed outputs
+        self._own_scripts = {p2pkh_script(signer.hash160), p2pk_script(signer.public_key)}
+
+    @property
+    def sender_hex(self) -> str:
+        """msg.sender of this wallet's contract calls."""
+        return self.signer.hex_address
+
+    # ---- coins -------------------------------------------------------------
+
+    def spendable_utxos(self) -> list[Utxo]:
+        """Janus' mature coins, plus our unconfirmed change, minus what we already spent."""
+        confirmed = self.janus.get_utxos(self.signer.hex_address)
+        listed = {utxo.outpoint for utxo in confirmed}
+        # A pending spend whose coin Janus no longer lists is confirmed: forget it.
+        # Pending change that Janus now lists is confirmed too.
+        for outpoint in [op for op in self._pending_spent if op not in listed and op not in self._pending_change]:
+            del self._pending_spent[outpoint]
+        for outpoint in [op for op in self._pending_change if op in listed]:
+            del self._pending_change[outpoint]
+        candidates = confirmed + list(self._pending_change.values())
+        return [utxo for utxo in candidates if utxo.outpoint not in self._pending_spent]
+
+    def forget_pending(self) -> None:
+        """Drop the memory of unconfirmed spends (e.g. after they left the mempool)."""
+        with self._lock:
+            self._pending_spent.clear()
+            self._pending_change.clear()
+
+    def _remember(self, signed: SignedTransaction) -> None:
+        for utxo in signed.spent:
+            self._pending_spent[utxo.outpoint] = signed.txid
+        for vout, txout in enumerate(signed.tx.outputs):
+            if txout.script_pubkey in self._own_scripts:
+                self._pending_change[OutPoint(signed.txid, vout)] = Utxo(
+                    signed.txid, vout, txout.script_pubkey, txout.value, confirmations=0
+                )
+
+    # ---- gas ---------------------------------------------------------------
+
+    def estimate_gas(self, data: bytes | str, contract_hex: str | None = None, value_sat: int = 0) -> int:
+        data_hex = data.hex() if isinstance(data, (bytes, bytearray)) else strip_0x(data)
+        request: dict[str, Any] = {"from": "0x" + self.sender_hex, "data": "0x" + data_hex}
+        if contract_hex is not None:
+            request["to"] = "0x" + strip_0x(contract_hex)
+        if value_sat:
+            request["value"] = hex(value_sat * 10**10)
+        estimate = self.janus.estimate_gas(request)
+        return max(MIN_GAS_LIMIT, math.ceil(estimate * (1 + self.gas_margin)))
+
+    # ---- sending -----------------------------------------------------------
+
+    def _broadcast(self, signed: SignedTransaction) -> str:
+        txid = self.janus.send_raw_transaction(signed.raw_hex)
+        if txid.lower() != signed.txid:
+            raise JanusRpcError(f"Janus returned txid {txid}, expected {signed.txid}")
+        self._remember(signed)
+        return signed.txid
+
+    def send_call(
+        self,
+        contract_hex: str,
+        data: bytes | str,
+        gas_limit: int | None = None,
+        value_sat: int = 0,
+    ) -> str:
+        """Call a contract; returns the txid. Without gas_limit, estimate it."""
+        if gas_limit is None:
+            gas_limit = self.estimate_gas(data, contract_hex, value_sat)
+        with self._lock:
+            signed = build_call_tx(
+                self.signer,
+                self.spendable_utxos(),
+                contract_hex,
+                data,
+                gas_limit=gas_limit,
+                gas_price=self.gas_price,
+                value_sat=value_sat,
+                fee_policy=self.fee_policy,
+                vm_version_encoding=self.vm_version_encoding,
+            )
+            return self._broadcast(signed)
+
+    def send_create(self, bytecode: bytes | str, gas_limit: int | None = None) -> tuple[str, str]:
+        """Deploy a contract; returns (txid, contract address hex)."""
+        if gas_limit is None:
+            gas_limit = self.estimate_gas(bytecode)
+        with self._lock:
+            signed = build_create_tx(
+                self.signer,
+                self.spendable_utxos(),
+                bytecode,
+                gas_limit=gas_limit,
+                gas_price=self.gas_price,
+                fee_policy=self.fee_policy,
+                vm_version_encoding=self.vm_version_encoding,
+            )
+            self._broadcast(signed)
+            return signed.txid, signed.contract_address
+
+    def wait_receipt(
+        self,
+        txid: str,
+        confirmations: int = 1,
+        timeout: float = 120.0,
+        poll_interval: float = 1.0,
+    ) -> dict[str, Any]:
+        """Poll until the transaction has ``confirmations`` blocks (its own included)."""
+        deadline = time.monotonic() + timeout
+        txid = strip_0x(txid).lower()
+        while True:
+            receipt = self.janus.get_transaction_receipt(txid)
+            if receipt and receipt.get("blockNumber"):
+                depth = self.janus.block_number() - int(receipt["blockNumber"], 16) + 1
+                if depth >= confirmations:
+                    return receipt
+            if time.monotonic() >= deadline:
+                state = "not mined" if not receipt else "not deep enough"
+                raise ReceiptTimeoutError(
+                    f"transaction {txid} {state} after {timeout:g}s (wanted {confirmations} confirmations)"
+                )
+            time.sleep(poll_interval)
+
+
+__all__ = ["QtumWallet", "DEFAULT_CALL_GAS_LIMIT", "DEFAULT_CREATE_GAS_LIMIT", "DEFAULT_GAS_MARGIN"]
