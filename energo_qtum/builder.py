@@ -7,8 +7,8 @@ the fee and return change to the sender.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Iterable, Sequence, Union
 
 from .checks import MIN_GAS_PRICE, check_funds, check_gas_limit, check_gas_price, check_sender_input
 from .encoding import parse_hex
@@ -94,7 +94,7 @@ class PayOutput:
         return TxOut(self.value_sat, p2pkh_script(self.pubkey_hash))
 
 
-OutputSpec = Union[CallOutput, CreateOutput, PayOutput]
+OutputSpec = CallOutput | CreateOutput | PayOutput
 
 
 @dataclass
@@ -169,10 +169,12 @@ def sign_transaction(
         _check_outputs(specs)
     check_sender_input(inputs[0].script_pubkey)
     sequences = list(sequences) if sequences is not None else [SEQUENCE_FINAL] * len(inputs)
+    if len(sequences) != len(inputs):
+        raise InvalidSpecError("give one sequence number per input")
     txouts = [output if isinstance(output, TxOut) else output.to_txout() for output in outputs]
     tx = Transaction(
         version=version,
-        inputs=[TxIn(utxo.txid, utxo.vout, b"", seq) for utxo, seq in zip(inputs, sequences)],
+        inputs=[TxIn(utxo.txid, utxo.vout, b"", seq) for utxo, seq in zip(inputs, sequences, strict=True)],
         outputs=txouts,
         locktime=locktime,
     )
@@ -240,7 +242,9 @@ def build_funded_tx(
         fee = fee_policy.required_fee(_estimated_size(signer, chosen, with_change, version), stipend)
         change = total_in - paid_out - fee
         if change >= dust_limit:
-            return sign_transaction(signer, chosen, [*outputs, TxOut(change, change_script)], version=version, fee_policy=fee_policy)
+            return sign_transaction(
+                signer, chosen, [*outputs, TxOut(change, change_script)], version=version, fee_policy=fee_policy
+            )
         fee_without_change = fee_policy.required_fee(_estimated_size(signer, chosen, txouts, version), stipend)
         if total_in >= paid_out + fee_without_change:
             # Change below the dust limit would not relay: it goes to the fee instead.

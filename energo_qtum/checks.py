@@ -24,16 +24,12 @@ SATOSHI_PER_QTUM = 100_000_000
 
 def check_gas_price(gas_price: int) -> None:
     if gas_price < MIN_GAS_PRICE:
-        raise GasPriceTooLowError(
-            f"gas price {gas_price} sat/gas is below Qtum's minimum of {MIN_GAS_PRICE} sat/gas"
-        )
+        raise GasPriceTooLowError(f"gas price {gas_price} sat/gas is below Qtum's minimum of {MIN_GAS_PRICE} sat/gas")
 
 
 def check_gas_limit(gas_limit: int) -> None:
     if not MIN_GAS_LIMIT <= gas_limit <= MAX_GAS_LIMIT:
-        raise GasLimitOutOfRangeError(
-            f"gas limit {gas_limit} is outside {MIN_GAS_LIMIT:,}..{MAX_GAS_LIMIT:,}"
-        )
+        raise GasLimitOutOfRangeError(f"gas limit {gas_limit} is outside {MIN_GAS_LIMIT:,}..{MAX_GAS_LIMIT:,}")
 
 
 def check_sender_input(script_pubkey: bytes) -> None:
@@ -41,8 +37,7 @@ def check_sender_input(script_pubkey: bytes) -> None:
     kind = classify_script(script_pubkey)
     if kind not in (ScriptType.P2PKH, ScriptType.P2PK):
         raise InvalidSenderInputError(
-            f"the first input spends a {kind.value} output; Qtum needs P2PKH or P2PK "
-            "there to know msg.sender"
+            f"the first input spends a {kind.value} output; Qtum needs P2PKH or P2PK there to know msg.sender"
         )
 
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import click
 
@@ -59,9 +60,7 @@ def cli() -> None:
     """Qtum keys, addresses and transaction signing for Energo."""
 
 
-network_option = click.option(
-    "--network", type=click.Choice(sorted(NETWORKS)), default="regtest", show_default=True
-)
+network_option = click.option("--network", type=click.Choice(sorted(NETWORKS)), default="regtest", show_default=True)
 
 
 @cli.command()

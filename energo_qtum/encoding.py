@@ -111,7 +111,7 @@ class ByteReader:
         end = self.position + count
         if count < 0 or end > len(self.data):
             raise TransactionFormatError(f"unexpected end of data while reading {what}")
-        chunk = self.data[self.position:end]
+        chunk = self.data[self.position : end]
         self.position = end
         return chunk
 

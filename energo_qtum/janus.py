@@ -11,8 +11,9 @@ import itertools
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any, Sequence
+from typing import Any
 
 from .builder import Utxo
 from .checks import SATOSHI_PER_QTUM
@@ -33,9 +34,7 @@ class JsonRpcTransport:
         self._ids = itertools.count(1)
 
     def request(self, method: str, params: Sequence[Any] = ()) -> Any:
-        body = json.dumps(
-            {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        ).encode()
+        body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}).encode()
         http_request = urllib.request.Request(
             self.url, data=body, headers={"Content-Type": "application/json"}, method="POST"
         )

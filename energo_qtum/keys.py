@@ -53,9 +53,7 @@ def _parse_wif(text: str) -> PrivateKeyMaterial:
     try:
         payload = b58check_decode(text)
     except QtumError:
-        raise InvalidKeyError(
-            "private key is neither 64 hex digits nor a valid WIF string"
-        ) from None
+        raise InvalidKeyError("private key is neither 64 hex digits nor a valid WIF string") from None
     known_versions = {network.wif_version for network in NETWORKS.values()}
     if payload[0] not in known_versions:
         raise InvalidKeyError(f"WIF version byte 0x{payload[0]:02x} is not a Qtum network's")

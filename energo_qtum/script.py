@@ -87,9 +87,7 @@ def vm_version_push(encoding: str) -> bytes:
         return bytes([OP_4])
     if encoding == "push":
         return push_number(EVM_VM_VERSION)
-    raise InvalidSpecError(
-        f"vm_version_encoding must be one of {', '.join(VM_VERSION_ENCODINGS)}, got {encoding!r}"
-    )
+    raise InvalidSpecError(f"vm_version_encoding must be one of {', '.join(VM_VERSION_ENCODINGS)}, got {encoding!r}")
 
 
 def p2pkh_script(pubkey_hash: bytes) -> bytes:
@@ -164,11 +162,11 @@ def iter_script_ops(script: bytes) -> list[ScriptOp]:
                 size_bytes = {OP_PUSHDATA1: 1, OP_PUSHDATA2: 2, OP_PUSHDATA4: 4}[opcode]
                 if position + size_bytes > len(script):
                     raise TransactionFormatError("script ends inside a push length")
-                length = int.from_bytes(script[position:position + size_bytes], "little")
+                length = int.from_bytes(script[position : position + size_bytes], "little")
             position += size_bytes
             if position + length > len(script):
                 raise TransactionFormatError("script ends inside pushed data")
-            ops.append(ScriptOp(opcode, script[position:position + length]))
+            ops.append(ScriptOp(opcode, script[position : position + length]))
             position += length
         else:
             ops.append(ScriptOp(opcode, None))

@@ -56,11 +56,7 @@ class TxOut:
     script_pubkey: bytes
 
     def serialize(self) -> bytes:
-        return (
-            self.value.to_bytes(8, "little")
-            + encode_varint(len(self.script_pubkey))
-            + self.script_pubkey
-        )
+        return self.value.to_bytes(8, "little") + encode_varint(len(self.script_pubkey)) + self.script_pubkey
 
 
 @dataclass

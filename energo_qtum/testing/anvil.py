@@ -15,12 +15,18 @@ from ..janus import JsonRpcTransport
 
 REGTEST_CHAIN_ID = 8890
 ANVIL_QTUM_FLAGS = [
-    "--hardfork", "cancun",
-    "--chain-id", str(REGTEST_CHAIN_ID),
-    "--gas-limit", "40000000",
-    "--code-size-limit", "24576",
-    "--block-base-fee-per-gas", "0",
-    "--gas-price", "400000000000",
+    "--hardfork",
+    "cancun",
+    "--chain-id",
+    str(REGTEST_CHAIN_ID),
+    "--gas-limit",
+    "40000000",
+    "--code-size-limit",
+    "24576",
+    "--block-base-fee-per-gas",
+    "0",
+    "--gas-price",
+    "400000000000",
 ]
 
 
@@ -32,7 +38,11 @@ def free_port() -> int:
 
 def find_anvil() -> str:
     """$ENERGO_ANVIL, then the repo's node_modules/.bin/anvil, then anvil on PATH."""
-    candidates = [os.environ.get("ENERGO_ANVIL"), str(Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "anvil"), shutil.which("anvil")]
+    candidates = [
+        os.environ.get("ENERGO_ANVIL"),
+        str(Path(__file__).resolve().parents[2] / "node_modules" / ".bin" / "anvil"),
+        shutil.which("anvil"),
+    ]
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return candidate
@@ -53,7 +63,7 @@ class AnvilProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "AnvilProcess":
+    def start(self) -> AnvilProcess:
         # A free port can be taken between probing and binding: try a few.
         for _ in range(3):
             self.port = free_port()
@@ -95,7 +105,7 @@ class AnvilProcess:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "AnvilProcess":
+    def __enter__(self) -> AnvilProcess:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -49,9 +49,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..encoding import hash160, strip_0x
 from ..errors import JanusRpcError, TransactionFormatError
@@ -79,8 +80,18 @@ JANUS_CALLBACK_ERROR = -32000
 MIN_GAS_PRICE_WEI = 40 * WEI_PER_SATOSHI
 
 _RECEIPT_FIELDS = (
-    "transactionHash", "transactionIndex", "blockHash", "blockNumber", "from", "to",
-    "cumulativeGasUsed", "gasUsed", "contractAddress", "logs", "logsBloom", "status",
+    "transactionHash",
+    "transactionIndex",
+    "blockHash",
+    "blockNumber",
+    "from",
+    "to",
+    "cumulativeGasUsed",
+    "gasUsed",
+    "contractAddress",
+    "logs",
+    "logsBloom",
+    "status",
 )
 
 
@@ -166,7 +177,7 @@ class JanusTestDouble:
     def anvil_url(self) -> str:
         return self._anvil.url
 
-    def start(self) -> "JanusTestDouble":
+    def start(self) -> JanusTestDouble:
         if self._anvil_url is None:
             self._own_anvil = AnvilProcess().start()
             self._anvil_url = self._own_anvil.url
@@ -191,7 +202,7 @@ class JanusTestDouble:
             self._own_anvil.stop()
             self._own_anvil = None
 
-    def __enter__(self) -> "JanusTestDouble":
+    def __enter__(self) -> JanusTestDouble:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:
@@ -484,7 +495,20 @@ class JanusTestDouble:
                 raise ValueError
         except ValueError:
             raise JsonRpcFailure(-32602, "couldn't validate parameters value") from None
-        known_types = {"all", "unknown", "opreturn", "immature", "p2pk", "p2pkh", "p2sh", "p2wpkh", "p2wsh", "p2shp2wpkh", "p2shp2wsh", "p2ms"}
+        known_types = {
+            "all",
+            "unknown",
+            "opreturn",
+            "immature",
+            "p2pk",
+            "p2pkh",
+            "p2sh",
+            "p2wpkh",
+            "p2wsh",
+            "p2shp2wpkh",
+            "p2shp2wsh",
+            "p2ms",
+        }
         minimum_sum, types_start = Decimal(0), 2
         if len(params) >= 2:
             if params[1].lower() in known_types:

@@ -84,9 +84,7 @@ def _check_contract_output(output: ContractOutput) -> None:
     if output.gas_limit > QTUM_BLOCK_GAS_LIMIT:
         raise _reject("bad-txns-gas-exceeds-blockgaslimit")
     if output.gas_price < QTUM_MIN_GAS_PRICE:
-        raise _reject(
-            "bad-tx-low-gas-price, AcceptToMempool(): Contract execution has lower gas price than allowed"
-        )
+        raise _reject("bad-tx-low-gas-price, AcceptToMempool(): Contract execution has lower gas price than allowed")
 
 
 def _verify_input_script(tx: Transaction, index: int, coin: Coin) -> None:
@@ -151,7 +149,8 @@ def validate_transaction(
         spent[outpoint] = coin
 
     contract_vouts = [
-        index for index, out in enumerate(tx.outputs)
+        index
+        for index, out in enumerate(tx.outputs)
         if classify_script(out.script_pubkey) in (ScriptType.CALL, ScriptType.CREATE)
     ]
     first_script = spent[outpoints[0]].script_pubkey
@@ -176,9 +175,7 @@ def validate_transaction(
     if contract is not None:
         stipend = contract.gas_limit * contract.gas_price
         if stipend > fee:
-            raise _reject(
-                "bad-txns-fee-notenough, AcceptToMempool(): Transaction fee does not cover the gas stipend"
-            )
+            raise _reject("bad-txns-fee-notenough, AcceptToMempool(): Transaction fee does not cover the gas stipend")
         _check_contract_output(contract)
     else:
         stipend = 0
@@ -194,6 +191,8 @@ def validate_transaction(
         spent=spent,
         contract=contract,
         contract_vout=contract_vouts[0] if contract_vouts else None,
-        sender_hash160=_sender_hash160(first_script) if classify_script(first_script) in (ScriptType.P2PKH, ScriptType.P2PK) else b"",
+        sender_hash160=_sender_hash160(first_script)
+        if classify_script(first_script) in (ScriptType.P2PKH, ScriptType.P2PK)
+        else b"",
         fee=fee,
     )

@@ -50,7 +50,11 @@ def sender_probe() -> dict:
     }
     completed = subprocess.run(
         ["node", str(REPO_ROOT / "tools" / "solc.js"), "--standard-json"],
-        input=json.dumps(standard_input), capture_output=True, text=True, check=True, timeout=300,
+        input=json.dumps(standard_input),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
     )
     output = json.loads(completed.stdout)
     errors = [e for e in output.get("errors", []) if e["severity"] == "error"]

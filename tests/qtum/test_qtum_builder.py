@@ -56,7 +56,9 @@ def test_call_fee_is_gas_stipend_plus_size_fee_and_change_returns(operator):
     # The fee is computed on an upper bound of the size, never below the rule.
     assert stipend + size_fee(tx.size, DEFAULT_FEE_RATE_SAT_PER_KB) <= signed.fee_sat
     assert signed.fee_sat <= stipend + size_fee(tx.size + 2, DEFAULT_FEE_RATE_SAT_PER_KB)
-    accepted = validate_transaction(tx, as_utxo_set(utxos), tip_height=10, fee_rate_sat_per_kb=DEFAULT_FEE_RATE_SAT_PER_KB)
+    accepted = validate_transaction(
+        tx, as_utxo_set(utxos), tip_height=10, fee_rate_sat_per_kb=DEFAULT_FEE_RATE_SAT_PER_KB
+    )
     assert accepted.sender_hash160 == operator.hash160
 
 

@@ -16,7 +16,11 @@ COIN = 100_000_000
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "energo_qtum", *args],
-        input=stdin, capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
     )
 
 
@@ -28,8 +32,16 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
         (["contract-address", "--txid", "abcd", "--vout", "0"], None, "txid must be 32 bytes"),
         (["sign"], "{not json", "stdin is not valid JSON"),
         (["sign"], json.dumps({"network": "regtest"}), "spec is missing 'privkey'"),
-        (["sign"], json.dumps({"network": "moonnet", "privkey": "11" * 32, "inputs": [], "outputs": []}), "unknown Qtum network"),
-        (["balance", "--address", "qUbxboqjBRp96j3La8D1RYkyqx5uQbJPoX", "--janus-url", "http://127.0.0.1:9"], None, "checksum"),
+        (
+            ["sign"],
+            json.dumps({"network": "moonnet", "privkey": "11" * 32, "inputs": [], "outputs": []}),
+            "unknown Qtum network",
+        ),
+        (
+            ["balance", "--address", "qUbxboqjBRp96j3La8D1RYkyqx5uQbJPoX", "--janus-url", "http://127.0.0.1:9"],
+            None,
+            "checksum",
+        ),
     ],
 )
 def test_bad_input_exits_non_zero_with_a_message_and_no_traceback(args, stdin, message):
@@ -44,7 +56,9 @@ def test_sign_refuses_a_low_gas_price_before_signing():
     spec = {
         "network": "regtest",
         "privkey": "0362b1036c27ea9083b267677f50e6a6354493d72ad89048ac6eb40d7bb30a31",
-        "inputs": [{"txid": "11" * 32, "vout": 0, "script_pubkey": "76a9149e032d4b0090a11dc40fe6c47601499a35d55fbb88ac"}],
+        "inputs": [
+            {"txid": "11" * 32, "vout": 0, "script_pubkey": "76a9149e032d4b0090a11dc40fe6c47601499a35d55fbb88ac"}
+        ],
         "outputs": [{"type": "call", "contract": "22" * 20, "data": "", "gas_limit": 100000, "gas_price": 39}],
     }
     completed = run("sign", stdin=json.dumps(spec))
@@ -52,7 +66,9 @@ def test_sign_refuses_a_low_gas_price_before_signing():
 
 
 def test_unreachable_janus_is_reported():
-    completed = run("utxos", "--address", "7926223070547d2d15b2ef5e7383e541c338ffe9", "--janus-url", "http://127.0.0.1:9")
+    completed = run(
+        "utxos", "--address", "7926223070547d2d15b2ef5e7383e541c338ffe9", "--janus-url", "http://127.0.0.1:9"
+    )
     assert completed.returncode == 1 and "cannot reach" in completed.stderr
 
 

@@ -65,7 +65,9 @@ def test_refuses_a_bad_signature(janus, create_funded_signer):
 def test_refuses_a_signature_by_another_key(janus, create_funded_signer, attacker):
     victim = create_funded_signer(COIN)
     utxo = janus.get_utxos(victim.hex_address)[0]
-    tx = Transaction(inputs=[TxIn(utxo.txid, utxo.vout)], outputs=[TxOut(utxo.value_sat - 200_000, p2pkh_script(attacker.hash160))])
+    tx = Transaction(
+        inputs=[TxIn(utxo.txid, utxo.vout)], outputs=[TxOut(utxo.value_sat - 200_000, p2pkh_script(attacker.hash160))]
+    )
     signature = attacker.sign_digest(legacy_sighash(tx, 0, utxo.script_pubkey)) + bytes([SIGHASH_ALL])
     tx.inputs[0].script_sig = push_data(signature) + push_data(attacker.public_key)
     assert_rejected(janus, tx.hex(), "OP_EQUALVERIFY")
@@ -126,7 +128,10 @@ def test_refuses_gas_price_below_minimum_even_if_a_client_skips_its_checks(janus
     utxo = janus.get_utxos(signer.hex_address)[0]
     tx = Transaction(
         inputs=[TxIn(utxo.txid, utxo.vout)],
-        outputs=[TxOut(0, CallOutput(bytes(20), b"", GAS, gas_price=39).to_txout().script_pubkey), TxOut(COIN // 2, p2pkh_script(signer.hash160))],
+        outputs=[
+            TxOut(0, CallOutput(bytes(20), b"", GAS, gas_price=39).to_txout().script_pubkey),
+            TxOut(COIN // 2, p2pkh_script(signer.hash160)),
+        ],
     )
     signature = signer.sign_digest(legacy_sighash(tx, 0, utxo.script_pubkey)) + bytes([SIGHASH_ALL])
     tx.inputs[0].script_sig = push_data(signature) + push_data(signer.public_key)
@@ -192,7 +197,18 @@ def test_estimate_gas_adds_the_janus_buffer(janus, janus_double, create_funded_s
 def test_get_utxos_matches_the_janus_response_shape(janus, create_funded_signer):
     signer = create_funded_signer(150_000_000)
     (entry,) = janus.request("qtum_getUTXOs", ["0x" + signer.hex_address, "0", "p2pk", "p2pkh"])
-    assert set(entry) == {"address", "txid", "vout", "amount", "safe", "spendable", "confirmations", "height", "type", "scriptPubKey"}
+    assert set(entry) == {
+        "address",
+        "txid",
+        "vout",
+        "amount",
+        "safe",
+        "spendable",
+        "confirmations",
+        "height",
+        "type",
+        "scriptPubKey",
+    }
     assert (entry["address"], entry["amount"], entry["type"], entry["safe"]) == (signer.address, "1.5", "P2PKH", True)
     with pytest.raises(JanusRpcError, match="required minimum amount"):
         janus.request("qtum_getUTXOs", ["0x" + signer.hex_address, "2", "p2pkh"])

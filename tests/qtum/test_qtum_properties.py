@@ -39,7 +39,9 @@ def test_push_data_parses_back_to_the_same_bytes(data):
 transactions = st.builds(
     Transaction,
     version=uint32,
-    inputs=st.lists(st.builds(TxIn, prev_txid=txids, vout=uint32, script_sig=scripts, sequence=uint32), min_size=1, max_size=4),
+    inputs=st.lists(
+        st.builds(TxIn, prev_txid=txids, vout=uint32, script_sig=scripts, sequence=uint32), min_size=1, max_size=4
+    ),
     outputs=st.lists(st.builds(TxOut, value=st.integers(0, 2**63 - 1), script_pubkey=scripts), max_size=4),
     locktime=uint32,
 )

@@ -57,7 +57,16 @@ def test_non_minimal_script_numbers_are_refused(padded):
 
 @pytest.mark.parametrize(
     "length, prefix",
-    [(0, "00"), (1, "01"), (75, "4b"), (76, "4c4c"), (255, "4cff"), (256, "4d0001"), (65535, "4dffff"), (65536, "4e00000100")],
+    [
+        (0, "00"),
+        (1, "01"),
+        (75, "4b"),
+        (76, "4c4c"),
+        (255, "4cff"),
+        (256, "4d0001"),
+        (65535, "4dffff"),
+        (65536, "4e00000100"),
+    ],
 )
 def test_push_data_uses_the_shortest_opcode(length, prefix):
     pushed = push_data(b"\xaa" * length)

@@ -39,7 +39,11 @@ CONTRACT_ADDRESSES = [pytest.param(v, id=v["name"]) for v in VECTORS["contract_a
 def run_cli(*args: str, stdin: str | None = None) -> dict:
     completed = subprocess.run(
         [sys.executable, "-m", "energo_qtum", *args],
-        input=stdin, capture_output=True, text=True, cwd=REPO_ROOT, timeout=60,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=60,
     )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
