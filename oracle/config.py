@@ -1,0 +1,265 @@
+"""Gateway configuration: a TOML file plus ENERGO_ORACLE_* environment variables.
+
+Every field is documented in docs/oracle-config.md. Environment variables override the
+file; nested fields use a double underscore (ENERGO_ORACLE_CHAIN__RPC_URL). Secrets are
+never configuration: keystores name a passphrase *file* or *environment variable*.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from eth_utils import is_address, to_checksum_address
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
+
+from energo.constants import QTUM_MIN_GAS_PRICE_WEI
+from oracle.errors import ConfigError
+
+DEFAULT_PASSPHRASE_ENV = "ENERGO_ORACLE_KEY_PASSPHRASE"
+
+
+class _Section(BaseModel):
+    # A misspelt field is an error, not silently ignored.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _checksum(value: str) -> str:
+    if not is_address(value):
+        raise ValueError(f"{value!r} is not a 20-byte hex address")
+    return to_checksum_address(value)
+
+
+Address = Annotated[str, AfterValidator(_checksum)]
+
+
+class KeyRef(_Section):
+    """An encrypted keystore and where its passphrase comes from."""
+
+    keystore: Path
+    passphrase_file: Path | None = None
+    passphrase_env: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> KeyRef:
+        if self.passphrase_file and self.passphrase_env:
+            raise ValueError("give passphrase_file or passphrase_env, not both")
+        return self
+
+
+class ChainSettings(_Section):
+    transport: Literal["evm"] = "evm"
+    rpc_url: str = "http://127.0.0.1:8545"
+    chain_id: int = Field(gt=0)
+    ledger_address: Address
+    confirmations: int = Field(default=10, ge=1, le=1000)
+    gas_price_wei: int = Field(default=QTUM_MIN_GAS_PRICE_WEI, gt=0)
+    gas_margin: float = Field(default=1.25, ge=1.0, le=3.0)
+    rpc_timeout_s: float = Field(default=10.0, gt=0)
+    poll_interval_s: float = Field(default=2.0, gt=0)
+    resend_after_s: float = Field(default=120.0, gt=0)
+
+
+
+class BatchSettings(_Section):
+    max_readings: int = Field(default=50, ge=1, le=2000)
+    max_delay_s: float = Field(default=30.0, ge=0)
+    max_in_flight: int = Field(default=1, ge=1, le=64)
+    drain_timeout_s: float = Field(default=30.0, ge=0)
+
+
+class OutboxSettings(_Section):
+    path: Path = Path("/var/lib/energo/outbox.sqlite")
+    keep_confirmed_days: float = Field(default=30.0, gt=0)
+
+
+class FailureSettings(_Section):
+    backoff_initial_s: float = Field(default=1.0, gt=0)
+    backoff_max_s: float = Field(default=60.0, gt=0)
+    max_consecutive: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FailureSettings:
+        if self.backoff_max_s < self.backoff_initial_s:
+            raise ValueError("backoff_max_s must be at least backoff_initial_s")
+        return self
+
+
+class MetricsSettings(_Section):
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=9102, ge=0, le=65535)
+
+
+class LogSettings(_Section):
+    format: Literal["auto", "json", "console"] = "auto"
+    level: Literal["debug", "info", "warning", "error"] = "info"
+
+
+# ---------------------------------------------------------------------------- meter sources
+
+
+class DsmrSource(_Section):
+    """A DSMR P1 port: a serial device or a TCP socket (e.g. ser2net)."""
+
+    type: Literal["dsmr"]
+    url: str | None = None  # tcp://host:port
+    serial_port: str | None = None
+    baudrate: int = 115200
+    dsmr_version: Literal["v4", "v5", "belgium_fluvius"] = "v5"
+    timeout_s: float = Field(default=15.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_link(self) -> DsmrSource:
+        if (self.url is None) == (self.serial_port is None):
+            raise ValueError("give exactly one of url (tcp://host:port) or serial_port")
+        if self.url is not None and not self.url.startswith("tcp://"):
+            raise ValueError(f"url must look like tcp://host:port, got {self.url!r}")
+        return self
+
+
+class SunSpecSource(_Section):
+    """A Modbus TCP or RTU device with SunSpec models."""
+
+    type: Literal["sunspec"]
+    profile: Literal["pv_inverter", "meter", "battery"]
+    host: str | None = None
+    port: int = 502
+    serial_port: str | None = None
+    baudrate: int = 9600
+    unit_id: int = Field(default=1, ge=0, le=247)
+    base_address: int = 40000
+    timeout_s: float = Field(default=3.0, gt=0)
+    #: Battery capacity when the device reports SoC only in percent (model 124 without 802).
+    capacity_wh: int | None = Field(default=None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_link(self) -> SunSpecSource:
+        if (self.host is None) == (self.serial_port is None):
+            raise ValueError("give exactly one of host (Modbus TCP) or serial_port (Modbus RTU)")
+        return self
+
+
+class SimulatedHouseholdSource(_Section):
+    type: Literal["simulated_household"]
+    seed: int = 0
+    pv_peak_w: int = Field(default=4000, ge=0)
+    daily_load_wh: int = Field(default=9000, ge=0)
+    start_import_wh: int = Field(default=0, ge=0)
+    start_export_wh: int = Field(default=0, ge=0)
+
+
+class SimulatedBatterySource(_Section):
+    """A battery whose charge follows the simulated households of the community."""
+
+    type: Literal["simulated_battery"]
+    capacity_wh: int = Field(default=500_000, gt=0)
+    charge_efficiency_bps: int = Field(default=9500, gt=0, le=10000)
+    initial_soc_wh: int = Field(default=0, ge=0)
+    households: list[SimulatedHouseholdSource] = Field(default_factory=list)
+
+
+MeterSource = Annotated[
+    DsmrSource | SunSpecSource | SimulatedHouseholdSource | SimulatedBatterySource,
+    Field(discriminator="type"),
+]
+
+
+class MeterSettings(_Section):
+    id: int = Field(gt=0, le=2**32 - 1)
+    kind: Literal["household", "battery"] = "household"
+    key: KeyRef
+    interval_s: float = Field(default=10.0, gt=0)
+    source: MeterSource
+
+
+class SimulationSettings(_Section):
+    """The clock of simulated meters and of reading timestamps (demo: accelerated days)."""
+
+    start_timestamp: int | None = None  # None: real time
+    speed: float = Field(default=1.0, gt=0)
+
+
+class AuctionClearingSettings(_Section):
+    type: Literal["auction_clearing"]
+    market_address: Address
+    interval_s: float = Field(default=15.0, gt=0)
+    max_orders_per_tx: int = Field(default=200, ge=1)
+    #: Spreads several gateways' attempts over this many seconds after a round closes.
+    stagger_s: float = Field(default=0.0, ge=0)
+
+
+
+KeeperTaskSettings = Annotated[AuctionClearingSettings, Field(discriminator="type")]
+
+
+class GatewaySettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ENERGO_ORACLE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+    # The TOML path is chosen at run time (--config); see load_settings.
+    _toml_file: ClassVar[Path | None] = None
+
+    chain: ChainSettings
+    sender: KeyRef
+    outbox: OutboxSettings = OutboxSettings()
+    batch: BatchSettings = BatchSettings()
+    failures: FailureSettings = FailureSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    log: LogSettings = LogSettings()
+    simulation: SimulationSettings = SimulationSettings()
+    meters: list[MeterSettings] = Field(default_factory=list)
+    keepers: list[KeeperTaskSettings] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _unique_meters(self) -> GatewaySettings:
+        ids = [m.id for m in self.meters]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"meter ids must be unique, repeated: {duplicates}")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
+        return tuple(sources)
+
+
+def _describe(error: dict[str, Any]) -> str:
+    field = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = error["msg"]
+    if error["type"] == "extra_forbidden":
+        message = "unknown field (misspelt? secrets such as passphrases never go in the config)"
+    given = error.get("input")
+    shown = "" if error["type"] in ("missing", "extra_forbidden") or isinstance(given, dict) else f" (got {given!r})"
+    return f"{field}: {message}{shown}"
+
+
+def load_settings(path: Path | str | None = None, **overrides: Any) -> GatewaySettings:
+    """Reads and validates the configuration; raises ConfigError naming each bad field."""
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+
+    class _FromFile(GatewaySettings):
+        _toml_file: ClassVar[Path | None] = path
+
+    try:
+        settings = _FromFile(**overrides)
+    except ValidationError as exc:
+        lines = "\n  ".join(_describe(e) for e in exc.errors())
+        raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}:\n  {lines}") from None
+    except ValueError as exc:  # TOML syntax errors
+        raise ConfigError(f"cannot read configuration {path}: {exc}") from None
+    return settings

@@ -1,0 +1,45 @@
+"""Meter adapters: DSMR P1, Modbus/SunSpec and simulated meters, behind one interface."""
+
+from __future__ import annotations
+
+from oracle.config import (
+    DsmrSource,
+    MeterSettings,
+    SimulatedBatterySource,
+    SimulatedHouseholdSource,
+    SunSpecSource,
+)
+from oracle.meters.base import Clock, Meter, MeterReadError, Registers
+
+__all__ = ["Clock", "Meter", "MeterReadError", "Registers", "build_meter"]
+
+
+def build_meter(settings: MeterSettings, clock: Clock, log=None, origin: float | None = None) -> Meter:
+    """The adapter for one configured meter; protocol libraries load only when used."""
+    source = settings.source
+    if isinstance(source, DsmrSource):
+        from oracle.meters.dsmr import DsmrMeter, SerialLink, TcpLink
+
+        link = TcpLink.from_url(source.url) if source.url else SerialLink(source.serial_port, source.baudrate)
+        return DsmrMeter(link, source.dsmr_version, source.timeout_s, log=log)
+    if isinstance(source, SunSpecSource):
+        from oracle.meters.sunspec import SunSpecDevice, SunSpecMeter, rtu_client, tcp_client
+
+        client = (
+            tcp_client(source.host, source.port, source.timeout_s)
+            if source.host
+            else rtu_client(source.serial_port, source.baudrate, source.timeout_s)
+        )
+        return SunSpecMeter(SunSpecDevice(client, source.unit_id, source.base_address), source.profile,
+                            source.capacity_wh)
+    from oracle.meters.simulated import HouseholdProfile, SimulatedBattery, SimulatedHousehold
+
+    def profile(household: SimulatedHouseholdSource) -> HouseholdProfile:
+        return HouseholdProfile(household.seed, household.pv_peak_w, household.daily_load_wh)
+
+    if isinstance(source, SimulatedHouseholdSource):
+        return SimulatedHousehold(profile(source), clock, source.start_import_wh, source.start_export_wh, origin)
+    if isinstance(source, SimulatedBatterySource):
+        return SimulatedBattery([profile(h) for h in source.households], clock, source.capacity_wh,
+                                source.charge_efficiency_bps, source.initial_soc_wh, origin)
+    raise TypeError(f"no adapter for meter source {type(source).__name__}")

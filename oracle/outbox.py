@@ -1,0 +1,302 @@
+"""The local outbox: every signed reading is stored here before anything is sent.
+
+A reading leaves the backlog only when the transaction that carried it has the
+configured number of confirmations, or when the ledger rejected it for good.
+
+Durability: WAL journal with synchronous=FULL. In WAL mode NORMAL survives a killed
+process but not a power cut: the last commits can vanish. A vanished reading would
+free its sequence number, the next reading would be signed with that number and the
+ledger would drop it as AlreadyApplied; a vanished batch record would forget a sent
+transaction. Gateways lose power, and a reading every few seconds is no load for
+an fsync, so FULL it is.
+
+State machine (readings): pending -> batched -> confirmed | rejected, and back to
+pending when its batch is abandoned (dropped transaction, revert).
+Batches: prepared (signed, recorded, maybe not broadcast) -> sent -> mined ->
+settled; or -> abandoned.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from energo.readings import SignedReading
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    tx_id TEXT NOT NULL,
+    envelope BLOB NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('prepared', 'sent', 'mined', 'settled', 'abandoned')),
+    size INTEGER NOT NULL,
+    block_number INTEGER,
+    block_hash TEXT,
+    created_at REAL NOT NULL,
+    sent_at REAL,
+    note TEXT
+);
+CREATE TABLE IF NOT EXISTS readings (
+    meter_id INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    timestamp INTEGER NOT NULL,
+    import_wh INTEGER NOT NULL,
+    export_wh INTEGER NOT NULL,
+    state_of_charge_wh INTEGER NOT NULL,
+    record BLOB NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('pending', 'batched', 'confirmed', 'rejected')),
+    batch_id INTEGER REFERENCES batches(id),
+    reason TEXT,
+    created_at REAL NOT NULL,
+    resolved_at REAL,
+    PRIMARY KEY (meter_id, seq)
+);
+CREATE INDEX IF NOT EXISTS readings_open ON readings (status, created_at) WHERE status IN ('pending', 'batched');
+CREATE INDEX IF NOT EXISTS readings_batch ON readings (batch_id);
+CREATE INDEX IF NOT EXISTS batches_open ON batches (status) WHERE status IN ('prepared', 'sent', 'mined');
+"""
+
+
+@dataclass(frozen=True)
+class StoredReading:
+    meter_id: int
+    seq: int
+    timestamp: int
+    import_wh: int
+    export_wh: int
+    state_of_charge_wh: int
+    record: bytes
+    status: str
+    created_at: float
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.meter_id, self.seq)
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    tx_id: str
+    envelope: bytes
+    status: str
+    size: int
+    block_number: int | None
+    block_hash: str | None
+    created_at: float
+    sent_at: float | None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """The final word on one reading of a settled batch."""
+
+    meter_id: int
+    seq: int
+    status: str  # confirmed | rejected
+    reason: str
+
+
+class Outbox:
+    def __init__(self, path: Path | str, read_only: bool = False):
+        self.path = Path(path)
+        if read_only:
+            self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        # Meter threads and the submitter share one connection; the lock makes each
+        # method one serialised transaction.
+        self._lock = threading.RLock()
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        if not read_only:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(_SCHEMA)
+            self._check_version()
+
+    def _check_version(self) -> None:
+        with self._transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise RuntimeError(f"outbox {self.path} has schema {row[0]}, this daemon knows {SCHEMA_VERSION}")
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def _query(self, sql: str, args: Iterable = ()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # ------------------------------------------------------------------ meta
+
+    def get_meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0][0] if rows else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as db:
+            db.execute("INSERT INTO meta VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                       (key, value))
+
+    # ------------------------------------------------------------------ readings
+
+    def last_reading(self, meter_id: int) -> StoredReading | None:
+        rows = self._query(f"SELECT {_READING_COLUMNS} FROM readings WHERE meter_id = ? ORDER BY seq DESC LIMIT 1",
+                           (meter_id,))
+        return _reading(rows[0]) if rows else None
+
+    def append(self, signed: SignedReading, now: float | None = None) -> None:
+        """Stores a newly signed reading; its (meter, seq) must be new."""
+        r = signed.reading
+        with self._transaction() as db:
+            db.execute(
+                "INSERT INTO readings (meter_id, seq, timestamp, import_wh, export_wh, state_of_charge_wh,"
+                " record, status, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                (r.meter_id, r.seq, r.timestamp, r.import_wh, r.export_wh, r.state_of_charge_wh,
+                 signed.record(), time.time() if now is None else now),
+            )
+
+    def pending(self, limit: int) -> list[StoredReading]:
+        # Insertion order keeps each meter's readings in sequence order.
+        rows = self._query(
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE status = 'pending' ORDER BY created_at, meter_id, seq"
+            " LIMIT ?", (limit,))
+        return [_reading(row) for row in rows]
+
+    def pending_count(self) -> int:
+        return self._query("SELECT count(*) FROM readings WHERE status = 'pending'")[0][0]
+
+    def oldest_pending_created_at(self) -> float | None:
+        return self._query("SELECT min(created_at) FROM readings WHERE status = 'pending'")[0][0]
+
+    def backlog(self) -> int:
+        """Readings not yet confirmed or rejected."""
+        return self._query("SELECT count(*) FROM readings WHERE status IN ('pending', 'batched')")[0][0]
+
+    def counts(self) -> dict[str, int]:
+        return dict(self._query("SELECT status, count(*) FROM readings GROUP BY status"))
+
+    def readings_of(self, meter_id: int) -> list[StoredReading]:
+        rows = self._query(f"SELECT {_READING_COLUMNS} FROM readings WHERE meter_id = ? ORDER BY seq", (meter_id,))
+        return [_reading(row) for row in rows]
+
+    def last_confirmed(self) -> dict[int, StoredReading]:
+        rows = self._query(
+            f"SELECT {_READING_COLUMNS} FROM readings r WHERE status = 'confirmed' AND seq = "
+            "(SELECT max(seq) FROM readings WHERE meter_id = r.meter_id AND status = 'confirmed')")
+        return {row[0]: _reading(row) for row in rows}
+
+    def last_confirmed_timestamp(self) -> int | None:
+        return self._query("SELECT max(timestamp) FROM readings WHERE status = 'confirmed'")[0][0]
+
+    def prune_confirmed(self, older_than: float) -> int:
+        """Deletes resolved readings resolved before `older_than`, keeping each meter's last."""
+        with self._transaction() as db:
+            cursor = db.execute(
+                "DELETE FROM readings WHERE status IN ('confirmed', 'rejected') AND resolved_at < ? AND seq < "
+                "(SELECT max(seq) FROM readings m WHERE m.meter_id = readings.meter_id)", (older_than,))
+            db.execute("DELETE FROM batches WHERE status IN ('settled', 'abandoned') AND created_at < ? AND id NOT IN"
+                       " (SELECT batch_id FROM readings WHERE batch_id IS NOT NULL)", (older_than,))
+            return cursor.rowcount
+
+    # ------------------------------------------------------------------ batches
+
+    def record_batch(self, keys: list[tuple[int, int]], tx_id: str, envelope: bytes,
+                     now: float | None = None) -> int:
+        """Records a signed, not yet broadcast transaction and ties its readings to it."""
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO batches (tx_id, envelope, status, size, created_at) VALUES (?, ?, 'prepared', ?, ?)",
+                (tx_id, envelope, len(keys), now))
+            batch_id = cursor.lastrowid
+            changed = db.executemany(
+                "UPDATE readings SET status = 'batched', batch_id = ? WHERE meter_id = ? AND seq = ?"
+                " AND status = 'pending'", [(batch_id, meter_id, seq) for meter_id, seq in keys]).rowcount
+            if changed != len(keys):
+                raise RuntimeError(f"batch {batch_id}: {len(keys) - changed} readings were no longer pending")
+            return batch_id
+
+    def mark_sent(self, batch_id: int, now: float | None = None) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE batches SET status = 'sent', sent_at = ? WHERE id = ? AND status IN ('prepared', 'sent')",
+                       (time.time() if now is None else now, batch_id))
+
+    def mark_mined(self, batch_id: int, block_number: int, block_hash: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE batches SET status = 'mined', block_number = ?, block_hash = ? WHERE id = ?",
+                       (block_number, block_hash, batch_id))
+
+    def mark_unmined(self, batch_id: int) -> None:
+        """A reorganisation took the transaction out of the chain: it is in flight again."""
+        with self._transaction() as db:
+            db.execute("UPDATE batches SET status = 'sent', block_number = NULL, block_hash = NULL WHERE id = ?",
+                       (batch_id,))
+
+    def abandon_batch(self, batch_id: int, note: str) -> int:
+        """The transaction can never be mined: its readings go back to pending."""
+        with self._transaction() as db:
+            db.execute("UPDATE batches SET status = 'abandoned', note = ? WHERE id = ?", (note, batch_id))
+            return db.execute("UPDATE readings SET status = 'pending', batch_id = NULL WHERE batch_id = ?"
+                              " AND status = 'batched'", (batch_id,)).rowcount
+
+    def settle_batch(self, batch_id: int, settlements: list[Settlement], now: float | None = None) -> int:
+        """Applies the ledger's verdicts; readings without one go back to pending.
+
+        Returns how many readings went back to pending.
+        """
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            db.executemany(
+                "UPDATE readings SET status = ?, reason = ?, resolved_at = ? WHERE meter_id = ? AND seq = ?"
+                " AND batch_id = ? AND status = 'batched'",
+                [(s.status, s.reason, now, s.meter_id, s.seq, batch_id) for s in settlements])
+            returned = db.execute("UPDATE readings SET status = 'pending', batch_id = NULL WHERE batch_id = ?"
+                                  " AND status = 'batched'", (batch_id,)).rowcount
+            db.execute("UPDATE batches SET status = 'settled' WHERE id = ?", (batch_id,))
+            return returned
+
+    def open_batches(self) -> list[Batch]:
+        rows = self._query(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE status IN ('prepared', 'sent', 'mined')"
+                           " ORDER BY id")
+        return [Batch(*row) for row in rows]
+
+    def batch(self, batch_id: int) -> Batch:
+        return Batch(*self._query(f"SELECT {_BATCH_COLUMNS} FROM batches WHERE id = ?", (batch_id,))[0])
+
+    def batch_keys(self, batch_id: int) -> list[tuple[int, int]]:
+        return [tuple(row) for row in self._query(
+            "SELECT meter_id, seq FROM readings WHERE batch_id = ? ORDER BY created_at, meter_id, seq", (batch_id,))]
+
+
+_READING_COLUMNS = ("meter_id, seq, timestamp, import_wh, export_wh, state_of_charge_wh, record, status,"
+                    " created_at")
+_BATCH_COLUMNS = "id, tx_id, envelope, status, size, block_number, block_hash, created_at, sent_at"
+
+
+def _reading(row: tuple) -> StoredReading:
+    return StoredReading(*row)

@@ -1,0 +1,186 @@
+"""Moving readings from the outbox onto the chain, crash-safely.
+
+Order of work for a new batch, and why it survives a crash at any point:
+1. sign the transaction (nothing is visible yet: a crash loses nothing),
+2. record it in the outbox with its readings (from now on a restart re-broadcasts the
+   very same bytes, so the same nonce and hash),
+3. broadcast,
+4. wait for the receipt, then for the configured confirmations, checking the block
+   hash again so a reorganisation puts the batch back in flight,
+5. settle: each reading is confirmed (accepted, or AlreadyApplied by an earlier
+   submission) or rejected for good with the ledger's reason.
+
+Sending a reading twice is harmless (the ledger answers AlreadyApplied), so every
+doubt is resolved by sending again, never by guessing that something was sent.
+"""
+
+from __future__ import annotations
+
+import time
+
+from energo.readings import decode_reading_events
+from oracle.config import BatchSettings, ChainSettings
+from oracle.ledger import LedgerClient, submit_readings_calldata
+from oracle.metrics import Metrics
+from oracle.outbox import Batch, Outbox, Settlement
+from oracle.transport.base import Broadcast, CallReverted, TransportError, TxOutcome
+
+
+class BatchReverted(TransportError):
+    """A batch transaction was mined but reverted as a whole (paused ledger, out of gas)."""
+
+
+class BatchWouldRevert(TransportError):
+    """The gas estimate says the batch would revert as a whole."""
+
+
+class Submitter:
+    def __init__(
+        self,
+        outbox: Outbox,
+        ledger: LedgerClient,
+        chain: ChainSettings,
+        batch: BatchSettings,
+        metrics: Metrics,
+        log,
+        wall_clock=time.time,
+    ):
+        self.outbox = outbox
+        self.ledger = ledger
+        self.transport = ledger.transport
+        self.chain = chain
+        self.batch_settings = batch
+        self.metrics = metrics
+        self.log = log
+        self.now = wall_clock
+        # After a start every unmined batch is broadcast again at once: the node may
+        # have restarted and forgotten its mempool while we were down.
+        self._rebroadcast_all = True
+        self.transport.restore([b.envelope for b in outbox.open_batches() if b.status in ("prepared", "sent")])
+
+    # ------------------------------------------------------------------ one pass
+
+    def tick(self, draining: bool = False) -> None:
+        head = self.transport.head()
+        self.metrics.chain_head.set(head)
+        self._track(head)
+        self._rebroadcast_all = False
+        self._send_new(draining)
+
+    def in_flight(self) -> int:
+        return sum(1 for b in self.outbox.open_batches() if b.status in ("prepared", "sent"))
+
+    # ------------------------------------------------------------------ tracking
+
+    def _track(self, head: int) -> None:
+        for batch in self.outbox.open_batches():
+            log = self.log.bind(batch_id=batch.id, tx_hash=batch.tx_id)
+            if batch.status in ("prepared", "sent"):
+                outcome = self.transport.outcome(batch.tx_id)
+                if outcome is None:
+                    self._maybe_rebroadcast(batch, log)
+                    continue
+                self.outbox.mark_mined(batch.id, outcome.block_number, outcome.block_hash)
+                log.debug("batch.mined", block_number=outcome.block_number)
+                block_number, block_hash = outcome.block_number, outcome.block_hash
+            else:
+                block_number, block_hash = batch.block_number, batch.block_hash
+            if head - block_number + 1 < self.chain.confirmations:
+                continue
+            outcome = self.transport.outcome(batch.tx_id)  # again: is it still in that block?
+            if outcome is None:
+                log.warning("batch.reorged_out", block_number=block_number)
+                self.outbox.mark_unmined(batch.id)
+                continue
+            if outcome.block_hash != block_hash:
+                log.warning("batch.moved_block", old_block=block_number, new_block=outcome.block_number)
+                self.outbox.mark_mined(batch.id, outcome.block_number, outcome.block_hash)
+                continue
+            self._settle(batch, outcome, log)
+
+    def _maybe_rebroadcast(self, batch: Batch, log) -> None:
+        last_sent = batch.sent_at or 0.0
+        due = (batch.status == "prepared" or self._rebroadcast_all
+               or self.now() - last_sent >= self.chain.resend_after_s)
+        if not due:
+            return
+        result = self.transport.broadcast(batch.envelope)
+        if result is Broadcast.STALE:
+            returned = self.outbox.abandon_batch(batch.id, "stale: its nonce was used by another transaction")
+            self.transport.release(batch.envelope)
+            self.metrics.batches.labels("abandoned").inc()
+            log.warning("batch.abandoned", reason="stale", readings_returned=returned)
+            return
+        self.outbox.mark_sent(batch.id, self.now())
+        if batch.status == "prepared":
+            self.metrics.readings_sent.inc(batch.size)
+        log.info("batch.rebroadcast", result=result.value, status=batch.status)
+
+    def _settle(self, batch: Batch, outcome: TxOutcome, log) -> None:
+        if not outcome.succeeded:
+            returned = self.outbox.abandon_batch(batch.id, f"reverted in block {outcome.block_number}")
+            self.metrics.batches.labels("reverted").inc()
+            log.error("batch.reverted", block_number=outcome.block_number, gas_used=outcome.gas_used,
+                      readings_returned=returned)
+            raise BatchReverted(f"batch {batch.id} ({batch.tx_id}) reverted in block {outcome.block_number}")
+        settlements = []
+        accepted = already = 0
+        rejected: dict[str, int] = {}
+        for event in decode_reading_events(outcome.logs, self.ledger.address):
+            if event.on_chain:
+                settlements.append(Settlement(event.meter_id, event.seq, "confirmed",
+                                              "accepted" if event.accepted else "already_applied"))
+                accepted += event.accepted
+                already += not event.accepted
+            else:
+                reason = event.reason.solidity_name
+                settlements.append(Settlement(event.meter_id, event.seq, "rejected", reason))
+                rejected[reason] = rejected.get(reason, 0) + 1
+                self.metrics.readings_rejected.labels(reason).inc()
+                log.warning("reading.rejected", meter_id=event.meter_id, seq=event.seq, reason=reason)
+        returned = self.outbox.settle_batch(batch.id, settlements, self.now())
+        self.metrics.readings_confirmed.inc(accepted + already)
+        self.metrics.batches.labels("settled").inc()
+        if returned:
+            # The ledger emits one event per record; a missing one means a contract
+            # that differs from the interface. Send those readings again.
+            log.error("batch.readings_without_event", readings_returned=returned)
+        log.info("batch.settled", readings=batch.size, accepted=accepted, already_applied=already,
+                 rejected=sum(rejected.values()), rejected_by_reason=rejected or None,
+                 block_number=outcome.block_number, gas_used=outcome.gas_used,
+                 confirmations=self.chain.confirmations)
+
+    # ------------------------------------------------------------------ sending
+
+    def _send_new(self, draining: bool) -> None:
+        in_flight = self.in_flight()
+        limit = self.batch_settings.max_readings
+        while in_flight < self.batch_settings.max_in_flight:
+            pending = self.outbox.pending(limit)
+            if not pending:
+                return
+            waited = self.now() - pending[0].created_at
+            if len(pending) < limit and waited < self.batch_settings.max_delay_s and not draining:
+                return
+            self._send(pending)
+            in_flight += 1
+
+    def _send(self, readings) -> None:
+        calldata = submit_readings_calldata(b"".join(r.record for r in readings))
+        try:
+            prepared = self.transport.prepare(self.ledger.address, calldata)
+        except CallReverted as exc:
+            raise BatchWouldRevert(
+                f"a batch of {len(readings)} readings would revert as a whole: {exc.user_message}") from None
+        batch_id = self.outbox.record_batch([r.key for r in readings], prepared.tx_id, prepared.envelope, self.now())
+        log = self.log.bind(batch_id=batch_id, tx_hash=prepared.tx_id)
+        # A failure here leaves the batch 'prepared': the next pass broadcasts it again.
+        result = self.transport.broadcast(prepared.envelope)
+        if result is Broadcast.STALE:
+            returned = self.outbox.abandon_batch(batch_id, "stale at first broadcast")
+            self.transport.release(prepared.envelope)
+            log.warning("batch.abandoned", reason="stale", readings_returned=returned)
+            return
+        self.outbox.mark_sent(batch_id, self.now())
+        self.metrics.readings_sent.inc(len(readings))
+        log.info("batch.sent", readings=len(readings), meters=len({r.meter_id for r in readings}), **prepared.summary)
