@@ -71,7 +71,6 @@ interface ISharedBattery is IERC20Metadata {
     error BatteryInsufficientFreeTsl(address account, uint256 free, uint256 needed);
     error BatteryInsufficientLockedTsl(address account, uint256 locked, uint256 needed);
     error BatteryInsufficientSpendableWatt(address account, uint256 spendable, uint256 needed);
-    error BatteryInsufficientLockedWatt(address account, uint256 locked, uint256 needed);
     error BatteryNotWholeWh(uint256 wattAmount);
     error BatteryInvalidEfficiency(uint16 bps);
     error BatteryInvalidUtilityPrice(uint256 price);
@@ -136,6 +135,9 @@ interface ISharedBattery is IERC20Metadata {
     function rentCollected() external view returns (uint256);
     /// @notice Total WATT supply in whole Wh.
     function supplyWh() external view returns (uint256);
+    /// @notice The cumulative rent index now: TSL base units one WATT has owed since
+    /// deployment (an account owes balance * (index - its checkpoint) / 1e18).
+    function rentIndex() external view returns (uint256);
 
     // ---------------------------------------------------------------- admin
 

@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
+import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+
+import {IMeterLedger} from "../interfaces/IMeterLedger.sol";
+import {ISharedBattery} from "../interfaces/ISharedBattery.sol";
+import {MeterRecord, MeterSlots} from "./libraries/MeterSlots.sol";
+import {ReadingRecord, SignedReading} from "./libraries/ReadingRecord.sol";
+
+/// @title The meter registry and the signed-reading ledger
+/// @notice See {IMeterLedger} and docs/ledger.md.
+contract MeterLedger is IMeterLedger, AccessControl, Pausable, EIP712 {
+    // ---------------------------------------------------------------- constants
+
+    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+    /// @notice The largest clock skew the admin may allow for reading timestamps.
+    uint64 public constant MAX_CLOCK_SKEW = 3600;
+    /// @notice Registers are stored in 40 bits (1.1 TWh); readings above are ValueOutOfRange.
+    uint64 public constant MAX_REGISTER_WH = uint64(MeterSlots.MAX_40);
+
+    ISharedBattery public immutable BATTERY;
+
+    // ---------------------------------------------------------------- storage
+
+    /// Per meter: the registrar-written word (see MeterSlots).
+    mapping(uint32 meterId => uint256) private _meterStatic;
+    /// Per meter: the word every accepted reading rewrites.
+    mapping(uint32 meterId => uint256) private _meterState;
+    uint32[] private _meterIds;
+    uint64 private _maxClockSkew;
+
+    // ---------------------------------------------------------------- constructor
+
+    constructor(address admin, address battery_, uint64 maxClockSkew_) EIP712("Energo Meter Readings", "1") {
+        if (admin == address(0) || battery_ == address(0)) revert LedgerZeroAddress();
+        if (maxClockSkew_ > MAX_CLOCK_SKEW) revert LedgerClockSkewTooLarge(maxClockSkew_, MAX_CLOCK_SKEW);
+        BATTERY = ISharedBattery(battery_);
+        _maxClockSkew = maxClockSkew_;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+    }
+
+    // ---------------------------------------------------------------- meters
+
+    /// @inheritdoc IMeterLedger
+    function registerMeter(
+        uint32 meterId,
+        address signer,
+        address account,
+        MeterKind kind,
+        uint32 ratedPowerW,
+        uint64 initialImportWh,
+        uint64 initialExportWh
+    ) external onlyRole(REGISTRAR_ROLE) {
+        if (meterId == 0) revert LedgerZeroMeterId();
+        if (signer == address(0) || account == address(0)) revert LedgerZeroAddress();
+        if (_meterStatic[meterId] != 0) revert LedgerMeterExists(meterId);
+        if (ratedPowerW == 0) revert LedgerInvalidRatedPower(ratedPowerW);
+        if (initialImportWh > MAX_REGISTER_WH) revert LedgerRegisterTooLarge(initialImportWh, MAX_REGISTER_WH);
+        if (initialExportWh > MAX_REGISTER_WH) revert LedgerRegisterTooLarge(initialExportWh, MAX_REGISTER_WH);
+        _meterStatic[meterId] = MeterSlots.packStatic(signer, account, ratedPowerW, uint8(kind), true);
+        // The registration time is the first "last timestamp": energy is measured from here.
+        _meterState[meterId] =
+            MeterSlots.packState(account, initialImportWh, initialExportWh, block.timestamp, 0);
+        _meterIds.push(meterId);
+        emit MeterRegistered(meterId, account, signer, kind, ratedPowerW);
+    }
+
+    /// @inheritdoc IMeterLedger
+    function revokeMeter(uint32 meterId) external onlyRole(REGISTRAR_ROLE) {
+        uint256 staticWord = _meterStatic[meterId];
+        if (staticWord == 0) revert LedgerUnknownMeter(meterId);
+        if ((staticWord >> 200) & 0xff == 0) revert LedgerMeterAlreadyRevoked(meterId);
+        _meterStatic[meterId] = MeterSlots.revoked(staticWord);
+        emit MeterRevoked(meterId);
+    }
+
+    // ---------------------------------------------------------------- readings
+
+    /// @inheritdoc IMeterLedger
+    function submitReadings(bytes calldata batch) external whenNotPaused returns (uint256 accepted) {
+        uint256 length = batch.length;
+        if (length == 0) revert LedgerEmptyBatch();
+        if (length % ReadingRecord.SIZE != 0) revert LedgerMalformedBatch(length, ReadingRecord.SIZE);
+        uint256 count = length / ReadingRecord.SIZE;
+        uint256 latest = block.timestamp + _maxClockSkew;
+        SignedReading memory reading;
+        for (uint256 i; i < count; ++i) {
+            ReadingRecord.decodeInto(batch, i, reading);
+            RejectReason reason = _apply(reading, latest);
+            if (reason == RejectReason.None) {
+                // Cannot overflow: at most `count` increments.
+                unchecked {
+                    ++accepted;
+                }
+            } else {
+                emit ReadingRejected(uint32(reading.meterId), uint32(reading.seq), reason);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IMeterLedger
+    function meter(uint32 meterId) external view returns (Meter memory) {
+        uint256 staticWord = _meterStatic[meterId];
+        if (staticWord == 0) revert LedgerUnknownMeter(meterId);
+        MeterRecord memory m = MeterSlots.unpack(staticWord, _meterState[meterId]);
+        return Meter({
+            signer: m.signer,
+            account: m.account,
+            kind: MeterKind(m.kind),
+            active: m.active,
+            ratedPowerW: uint32(m.ratedPowerW),
+            lastSeq: uint32(m.seq),
+            lastTimestamp: uint64(m.timestamp),
+            importWh: uint64(m.importWh),
+            exportWh: uint64(m.exportWh)
+        });
+    }
+
+    /// @inheritdoc IMeterLedger
+    function readingDigest(MeterReading calldata reading) external view returns (bytes32) {
+        return _hashTypedDataV4(
+            ReadingRecord.structHash(
+                reading.meterId,
+                reading.seq,
+                reading.timestamp,
+                reading.importWh,
+                reading.exportWh,
+                reading.stateOfChargeWh
+            )
+        );
+    }
+
+    /// @inheritdoc IMeterLedger
+    function battery() external view returns (address) {
+        return address(BATTERY);
+    }
+
+    /// @inheritdoc IMeterLedger
+    function maxClockSkew() external view returns (uint64) {
+        return _maxClockSkew;
+    }
+
+    /// @inheritdoc IMeterLedger
+    function meterCount() external view returns (uint256) {
+        return _meterIds.length;
+    }
+
+    /// @inheritdoc IMeterLedger
+    function meterIds(uint256 offset, uint256 limit) external view returns (uint32[] memory ids) {
+        uint256 total = _meterIds.length;
+        if (offset >= total) return new uint32[](0);
+        uint256 end = total - offset < limit ? total : offset + limit;
+        ids = new uint32[](end - offset);
+        for (uint256 i = offset; i < end; ++i) {
+            ids[i - offset] = _meterIds[i];
+        }
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    /// @inheritdoc IMeterLedger
+    function setMaxClockSkew(uint64 seconds_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (seconds_ > MAX_CLOCK_SKEW) revert LedgerClockSkewTooLarge(seconds_, MAX_CLOCK_SKEW);
+        emit MaxClockSkewChanged(_maxClockSkew, seconds_);
+        _maxClockSkew = seconds_;
+    }
+
+    /// @inheritdoc IMeterLedger
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc IMeterLedger
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    // ---------------------------------------------------------------- internal
+
+    /// @dev Checks one reading against every acceptance rule, cheapest first after the
+    /// signature (so every later reason is about a reading the meter really signed), and
+    /// applies it. Never reverts for a bad reading: it returns the reason instead.
+    function _apply(SignedReading memory reading, uint256 latest) private returns (RejectReason) {
+        uint32 meterId = uint32(reading.meterId);
+        uint256 staticWord = _meterStatic[meterId];
+        if (staticWord == 0) return RejectReason.UnknownMeter;
+        uint256 stateWord = _meterState[meterId];
+        MeterRecord memory m = MeterSlots.unpack(staticWord, stateWord);
+        if (!m.active) return RejectReason.MeterRevoked;
+        if (!_signedBy(reading, m.signer)) return RejectReason.BadSignature;
+        if (reading.seq <= m.seq) return RejectReason.AlreadyApplied;
+        if (reading.timestamp <= m.timestamp) return RejectReason.TimestampNotAfterLast;
+        if (reading.timestamp > latest) return RejectReason.TimestampInFuture;
+        if (
+            reading.importWh > MeterSlots.MAX_40 || reading.exportWh > MeterSlots.MAX_40
+                || reading.stateOfChargeWh > MeterSlots.MAX_40 || reading.timestamp > MeterSlots.MAX_32
+        ) return RejectReason.ValueOutOfRange;
+        if (reading.importWh < m.importWh || reading.exportWh < m.exportWh) return RejectReason.RegisterDecreased;
+        // Wh * 3600 = W * s: the energy of the interval must fit the rated power.
+        if (
+            (reading.importWh - m.importWh + reading.exportWh - m.exportWh) * 3600
+                > m.ratedPowerW * (reading.timestamp - m.timestamp)
+        ) return RejectReason.ExceedsRatedPower;
+
+        // Keep the account's low bits (above bit 144); replace registers, clock and seq.
+        _meterState[meterId] = (stateWord & ~((uint256(1) << 144) - 1)) | reading.importWh
+            | (reading.exportWh << 40) | (reading.timestamp << 80) | (reading.seq << 112);
+        emit ReadingAccepted(
+            meterId, uint32(reading.seq), uint64(reading.timestamp), uint64(reading.importWh), uint64(reading.exportWh)
+        );
+        if (m.kind == uint256(MeterKind.Household)) {
+            uint256 importedWh = reading.importWh - m.importWh;
+            uint256 exportedWh = reading.exportWh - m.exportWh;
+            if (importedWh | exportedWh != 0) BATTERY.recordFlows(m.account, exportedWh, importedWh);
+        } else {
+            BATTERY.reportStateOfCharge(reading.stateOfChargeWh);
+        }
+        return RejectReason.None;
+    }
+
+    /// @dev A malformed or high-s signature is a rejection, not a revert (tryRecover).
+    function _signedBy(SignedReading memory reading, address signer) private view returns (bool) {
+        bytes32 digest = _hashTypedDataV4(ReadingRecord.structHash(reading));
+        (address recovered, ECDSA.RecoverError error,) = ECDSA.tryRecover(digest, reading.v, reading.r, reading.s);
+        return error == ECDSA.RecoverError.NoError && recovered == signer;
+    }
+}

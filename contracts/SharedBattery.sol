@@ -1,0 +1,715 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
+import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Metadata.sol";
+import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
+import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
+import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
+
+import {ISharedBattery} from "../interfaces/ISharedBattery.sol";
+import {IMeterLedger} from "../interfaces/IMeterLedger.sol";
+import {AccountBook, Holding, EnergyBook, TradeBook} from "./libraries/AccountBook.sol";
+import {RentIndex} from "./libraries/RentIndex.sol";
+
+/// @title The shared community battery: WATT, storage rent and the TSL escrow
+/// @notice See {ISharedBattery} and docs/ledger.md. The ERC-20 is written here, not taken
+/// from OpenZeppelin, because a WATT balance shares its storage slot with the free TSL
+/// deposit and the rent checkpoint: settling rent and moving WATT is then one write.
+contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable {
+    using AccountBook for Holding;
+    using AccountBook for EnergyBook;
+    using AccountBook for TradeBook;
+    using SafeERC20 for IERC20;
+
+    // ---------------------------------------------------------------- constants
+
+    bytes32 public constant MARKET_ROLE = keccak256("MARKET_ROLE");
+    bytes32 public constant PAUSER_ROLE = keccak256("PAUSER_ROLE");
+
+    /// @notice WATT base units in one Wh.
+    uint256 public constant WH = 1e15;
+    /// @notice Above this the rent index could outgrow its 80 bits within 300 years.
+    uint256 public constant MAX_RENT_PER_WATT_DAY = 1e19;
+    /// @notice Keeps every WATT balance (at most the supply) within its 88 bits.
+    uint256 public constant MAX_CAPACITY_WH = AccountBook.MAX_88 / WH;
+
+    uint256 private constant _MAX_40 = AccountBook.MAX_40;
+    uint256 private constant _MAX_64 = (1 << 64) - 1;
+    uint256 private constant _MAX_80 = AccountBook.MAX_80;
+    uint256 private constant _MAX_96 = (1 << 96) - 1;
+    uint256 private constant _BPS = 10_000;
+
+    IERC20 public immutable TSL;
+
+    // ---------------------------------------------------------------- storage
+
+    /// Per account: the rent-bearing word (see AccountBook).
+    mapping(address account => uint256) private _holdings;
+    /// Per account: the lock and the energy counters.
+    mapping(address account => uint256) private _energy;
+    /// Per account: locked TSL and the trade counters.
+    mapping(address account => uint256) private _trades;
+    mapping(address owner => mapping(address spender => uint256)) private _allowances;
+
+    /// index (80) | lastAccrual (40) << 80 | tslCollected (136) << 120
+    uint256 private _rent;
+    /// operator (160) | rentPerWattDay (64) << 160 | chargeEfficiencyBps (16) << 224 | mintingHalted (8) << 240
+    uint256 private _config;
+    /// supplyWh (40) | capacityWh (40) << 40 | toleranceWh (40) << 80 | stateOfChargeWh (40) << 120
+    /// | utilityPrice (96) << 160
+    uint256 private _grid;
+    address private _ledger;
+
+    // ---------------------------------------------------------------- constructor
+
+    constructor(
+        address admin,
+        address tsl_,
+        address operator_,
+        uint256 capacityWh_,
+        uint16 chargeEfficiencyBps_,
+        uint256 rentPerWattDay_,
+        uint256 utilityPrice_,
+        uint256 reserveToleranceWh_
+    ) {
+        if (admin == address(0) || tsl_ == address(0) || operator_ == address(0)) revert BatteryZeroAddress();
+        if (capacityWh_ > MAX_CAPACITY_WH) revert BatteryAmountTooLarge(capacityWh_, MAX_CAPACITY_WH);
+        if (chargeEfficiencyBps_ == 0 || chargeEfficiencyBps_ > _BPS) {
+            revert BatteryInvalidEfficiency(chargeEfficiencyBps_);
+        }
+        if (rentPerWattDay_ > MAX_RENT_PER_WATT_DAY) {
+            revert BatteryRentRateTooHigh(rentPerWattDay_, MAX_RENT_PER_WATT_DAY);
+        }
+        if (utilityPrice_ == 0 || utilityPrice_ > _MAX_96) revert BatteryInvalidUtilityPrice(utilityPrice_);
+        if (reserveToleranceWh_ > _MAX_40) revert BatteryAmountTooLarge(reserveToleranceWh_, _MAX_40);
+        TSL = IERC20(tsl_);
+        _config = uint256(uint160(operator_)) | (rentPerWattDay_ << 160) | (uint256(chargeEfficiencyBps_) << 224);
+        _grid = (capacityWh_ << 40) | (reserveToleranceWh_ << 80) | (utilityPrice_ << 160);
+        _rent = block.timestamp << 80;
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(PAUSER_ROLE, admin);
+        emit OperatorChanged(address(0), operator_);
+    }
+
+    // ---------------------------------------------------------------- ERC-20
+
+    /// @inheritdoc IERC20Metadata
+    function name() external pure returns (string memory) {
+        return "Energo WATT";
+    }
+
+    /// @inheritdoc IERC20Metadata
+    function symbol() external pure returns (string memory) {
+        return "WATT";
+    }
+
+    /// @inheritdoc IERC20Metadata
+    function decimals() external pure returns (uint8) {
+        return 18;
+    }
+
+    /// @inheritdoc IERC20
+    function totalSupply() external view returns (uint256) {
+        return (_grid & _MAX_40) * WH;
+    }
+
+    /// @inheritdoc IERC20
+    /// @dev The balance as last settled; pendingRent shows what settling would take.
+    function balanceOf(address account) external view returns (uint256) {
+        return _holdings[account] & AccountBook.MAX_88;
+    }
+
+    /// @inheritdoc IERC20
+    function allowance(address owner, address spender) external view returns (uint256) {
+        return _allowances[owner][spender];
+    }
+
+    /// @inheritdoc IERC20
+    function approve(address spender, uint256 amount) external returns (bool) {
+        if (spender == address(0)) revert ERC20InvalidSpender(address(0));
+        _allowances[msg.sender][spender] = amount;
+        emit Approval(msg.sender, spender, amount);
+        return true;
+    }
+
+    /// @inheritdoc IERC20
+    function transfer(address to, uint256 amount) external returns (bool) {
+        _transfer(msg.sender, to, amount);
+        return true;
+    }
+
+    /// @inheritdoc IERC20
+    function transferFrom(address from, address to, uint256 amount) external returns (bool) {
+        uint256 allowed = _allowances[from][msg.sender];
+        if (allowed != type(uint256).max) {
+            if (allowed < amount) revert ERC20InsufficientAllowance(msg.sender, allowed, amount);
+            // Cannot underflow: checked just above.
+            unchecked {
+                _allowances[from][msg.sender] = allowed - amount;
+            }
+        }
+        _transfer(from, to, amount);
+        return true;
+    }
+
+    // ---------------------------------------------------------------- deposits
+
+    /// @inheritdoc ISharedBattery
+    function deposit(uint256 amount) external whenNotPaused {
+        _deposit(amount);
+    }
+
+    /// @inheritdoc ISharedBattery
+    /// @dev A failed permit is ignored when the allowance is already there (someone may
+    /// have front-run the permit with the same signature); transferFrom then decides.
+    function depositWithPermit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
+        external
+        whenNotPaused
+    {
+        try IERC20Permit(address(TSL)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
+        _deposit(amount);
+    }
+
+    /// @inheritdoc ISharedBattery
+    /// @dev Open while paused: users can always take their free TSL out.
+    function withdraw(uint256 amount) external {
+        if (amount == 0) revert BatteryZeroAmount();
+        uint256 config = _config;
+        Holding memory h = _settle(msg.sender, _accrue(config), config);
+        if (h.freeTsl < amount) revert BatteryInsufficientFreeTsl(msg.sender, h.freeTsl, amount);
+        // Cannot underflow: checked just above.
+        unchecked {
+            h.freeTsl -= amount;
+        }
+        _holdings[msg.sender] = h.pack();
+        TSL.safeTransfer(msg.sender, amount);
+        emit TslWithdrawn(msg.sender, amount);
+    }
+
+    // ---------------------------------------------------------------- rent
+
+    /// @inheritdoc ISharedBattery
+    function settleRent(address account) external {
+        uint256 config = _config;
+        Holding memory h = _settle(account, _accrue(config), config);
+        _holdings[account] = h.pack();
+    }
+
+    /// @inheritdoc ISharedBattery
+    function claimRent() external returns (uint256 amount) {
+        address operator_ = address(uint160(_config));
+        if (msg.sender != operator_) revert BatteryNotOperator(msg.sender);
+        amount = _payOutRent(operator_);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function pendingRent(address account) public view returns (uint256 tslDue, uint256 wattDue) {
+        uint256 config = _config;
+        if (account == address(uint160(config))) return (0, 0);
+        Holding memory h = AccountBook.unpackHolding(_holdings[account]);
+        uint256 due = RentIndex.rentDue(h.watt, _currentIndex(config), h.rentCheckpoint);
+        if (due <= h.freeTsl) return (due, 0);
+        wattDue = RentIndex.wattInKind(due - h.freeTsl, _grid >> 160);
+        return (h.freeTsl, wattDue < h.watt ? wattDue : h.watt);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function daysOfStorage(address account) external view returns (uint256 daysWad) {
+        uint256 config = _config;
+        uint256 rate = (config >> 160) & _MAX_64;
+        Holding memory h = AccountBook.unpackHolding(_holdings[account]);
+        if (h.watt == 0 || rate == 0 || account == address(uint160(config))) return type(uint256).max;
+        (uint256 tslDue, uint256 wattDue) = pendingRent(account);
+        if (wattDue != 0) return 0;
+        return RentIndex.daysCovered(h.freeTsl - tslDue, h.watt, rate);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc ISharedBattery
+    function freeTslOf(address account) external view returns (uint256) {
+        return (_holdings[account] >> 88) & AccountBook.MAX_88;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function lockedTslOf(address account) external view returns (uint256) {
+        return _trades[account] & AccountBook.MAX_88;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function lockedWattOf(address account) external view returns (uint256) {
+        return (_energy[account] & _MAX_40) * WH;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function spendableWattOf(address account) external view returns (uint256) {
+        return (_holdings[account] & AccountBook.MAX_88) - (_energy[account] & _MAX_40) * WH;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function countersOf(address account) external view returns (EnergyCounters memory c) {
+        EnergyBook memory e = AccountBook.unpackEnergy(_energy[account]);
+        TradeBook memory t = AccountBook.unpackTrade(_trades[account]);
+        c = EnergyCounters({
+            generatedWh: uint64(e.generatedWh),
+            storedWh: uint64(e.storedWh),
+            consumedFromBatteryWh: uint64(e.fromBatteryWh),
+            consumedFromGridWh: uint64(e.fromGridWh),
+            spilledWh: uint64(e.spilledWh),
+            purchasedWh: uint64(t.purchasedWh),
+            soldWh: uint64(t.soldWh)
+        });
+    }
+
+    /// @inheritdoc ISharedBattery
+    function tsl() external view returns (address) {
+        return address(TSL);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function ledger() external view returns (address) {
+        return _ledger;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function operator() external view returns (address) {
+        return address(uint160(_config));
+    }
+
+    /// @inheritdoc ISharedBattery
+    function rentPerWattDay() external view returns (uint256) {
+        return (_config >> 160) & _MAX_64;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function utilityPrice() external view returns (uint256) {
+        return _grid >> 160;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function capacityWh() external view returns (uint256) {
+        return (_grid >> 40) & _MAX_40;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function chargeEfficiencyBps() external view returns (uint16) {
+        return uint16(_config >> 224);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function reserveToleranceWh() external view returns (uint256) {
+        return (_grid >> 80) & _MAX_40;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function lastStateOfChargeWh() external view returns (uint256) {
+        return (_grid >> 120) & _MAX_40;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function mintingHalted() external view returns (bool) {
+        return (_config >> 240) & 0xff != 0;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function rentCollected() external view returns (uint256) {
+        return _rent >> 120;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function supplyWh() external view returns (uint256) {
+        return _grid & _MAX_40;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function rentIndex() external view returns (uint256) {
+        return _currentIndex(_config);
+    }
+
+    // ---------------------------------------------------------------- admin
+
+    /// @inheritdoc ISharedBattery
+    function setRentRate(uint256 rentPerWattDay_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (rentPerWattDay_ > MAX_RENT_PER_WATT_DAY) {
+            revert BatteryRentRateTooHigh(rentPerWattDay_, MAX_RENT_PER_WATT_DAY);
+        }
+        uint256 config = _config;
+        _accrue(config); // rent up to now at the old rate: a change applies only going forward
+        uint256 old = (config >> 160) & _MAX_64;
+        _config = (config & ~(_MAX_64 << 160)) | (rentPerWattDay_ << 160);
+        emit RentRateChanged(old, rentPerWattDay_);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function setUtilityPrice(uint256 pricePerWatt) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (pricePerWatt == 0 || pricePerWatt > _MAX_96) revert BatteryInvalidUtilityPrice(pricePerWatt);
+        uint256 grid = _grid;
+        _grid = (grid & ~(_MAX_96 << 160)) | (pricePerWatt << 160);
+        emit UtilityPriceChanged(grid >> 160, pricePerWatt);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function setCapacity(uint256 capacityWh_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (capacityWh_ > MAX_CAPACITY_WH) revert BatteryAmountTooLarge(capacityWh_, MAX_CAPACITY_WH);
+        uint256 grid = _grid;
+        uint256 supply = grid & _MAX_40;
+        if (capacityWh_ < supply) revert BatteryCapacityBelowSupply(capacityWh_, supply);
+        _grid = (grid & ~(_MAX_40 << 40)) | (capacityWh_ << 40);
+        emit CapacityChanged((grid >> 40) & _MAX_40, capacityWh_);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function setChargeEfficiency(uint16 bps) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (bps == 0 || bps > _BPS) revert BatteryInvalidEfficiency(bps);
+        uint256 config = _config;
+        _config = (config & ~(uint256(0xffff) << 224)) | (uint256(bps) << 224);
+        emit ChargeEfficiencyChanged(uint16(config >> 224), bps);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function setReserveTolerance(uint256 toleranceWh) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (toleranceWh > _MAX_40) revert BatteryAmountTooLarge(toleranceWh, _MAX_40);
+        uint256 grid = _grid;
+        _grid = (grid & ~(_MAX_40 << 80)) | (toleranceWh << 80);
+        emit ReserveToleranceChanged((grid >> 80) & _MAX_40, toleranceWh);
+    }
+
+    /// @inheritdoc ISharedBattery
+    /// @dev The old operator is paid the rent collected so far and starts paying rent on
+    /// its own WATT from now; the new one settles what it owes up to now, then is exempt.
+    function setOperator(address operator_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (operator_ == address(0)) revert BatteryZeroAddress();
+        uint256 config = _config;
+        address old = address(uint160(config));
+        uint256 index = _accrue(config);
+        _payOutRent(old);
+        Holding memory h = _settle(operator_, index, config);
+        _holdings[operator_] = h.pack();
+        Holding memory o = AccountBook.unpackHolding(_holdings[old]);
+        o.rentCheckpoint = index;
+        _holdings[old] = o.pack();
+        _config = (config & ~uint256(type(uint160).max)) | uint256(uint160(operator_));
+        emit OperatorChanged(old, operator_);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function bindLedger(address ledger_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (_ledger != address(0)) revert BatteryLedgerAlreadyBound(_ledger);
+        if (ledger_ == address(0)) revert BatteryZeroAddress();
+        if (IMeterLedger(ledger_).battery() != address(this)) revert BatteryLedgerMismatch(ledger_);
+        _ledger = ledger_;
+        emit LedgerBound(ledger_);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function pause() external onlyRole(PAUSER_ROLE) {
+        _pause();
+    }
+
+    /// @inheritdoc ISharedBattery
+    function unpause() external onlyRole(PAUSER_ROLE) {
+        _unpause();
+    }
+
+    // ---------------------------------------------------------------- ledger hooks
+
+    /// @inheritdoc ISharedBattery
+    function recordFlows(address account, uint256 exportedWh, uint256 importedWh)
+        external
+        whenNotPaused
+        returns (uint256 storedWh, uint256 spilledWh, uint256 fromBatteryWh, uint256 fromGridWh)
+    {
+        if (msg.sender != _ledger) revert BatteryNotLedger(msg.sender);
+        uint256 config = _config;
+        Holding memory h = _settle(account, _accrue(config), config);
+        EnergyBook memory e = AccountBook.unpackEnergy(_energy[account]); // after settle: it may shrink the lock
+        uint256 grid = _grid;
+        uint256 supply = grid & _MAX_40;
+        if (exportedWh != 0) {
+            if ((config >> 240) & 0xff == 0) {
+                uint256 efficiency = (config >> 224) & 0xffff;
+                uint256 capacity = (grid >> 40) & _MAX_40;
+                storedWh = exportedWh * efficiency / _BPS;
+                uint256 room = capacity > supply ? capacity - supply : 0;
+                if (storedWh > room) storedWh = room;
+                // The energy that went into storing storedWh, rounded up: never more than
+                // exportedWh, since storedWh <= exportedWh * efficiency / 10000.
+                spilledWh = exportedWh - (storedWh * _BPS + efficiency - 1) / efficiency;
+            } else {
+                spilledWh = exportedWh;
+            }
+            e.generatedWh = AccountBook.addSaturating40(e.generatedWh, exportedWh);
+            e.storedWh = AccountBook.addSaturating40(e.storedWh, storedWh);
+            e.spilledWh = AccountBook.addSaturating40(e.spilledWh, spilledWh);
+            // storedWh <= free capacity, so supply and the balance stay below 2^40 Wh / 2^88.
+            supply += storedWh;
+            h.watt += storedWh * WH;
+        }
+        if (importedWh != 0) {
+            uint256 spendableWh = (h.watt - e.lockedWh * WH) / WH;
+            fromBatteryWh = importedWh < spendableWh ? importedWh : spendableWh;
+            fromGridWh = importedWh - fromBatteryWh;
+            e.fromBatteryWh = AccountBook.addSaturating40(e.fromBatteryWh, fromBatteryWh);
+            e.fromGridWh = AccountBook.addSaturating40(e.fromGridWh, fromGridWh);
+            supply -= fromBatteryWh;
+            h.watt -= fromBatteryWh * WH;
+        }
+        _holdings[account] = h.pack();
+        _energy[account] = e.pack();
+        if (storedWh != fromBatteryWh) {
+            _grid = (grid & ~_MAX_40) | supply;
+            // One Transfer for the net change, as the ERC-20 sees only the net.
+            if (storedWh > fromBatteryWh) emit Transfer(address(0), account, (storedWh - fromBatteryWh) * WH);
+            else emit Transfer(account, address(0), (fromBatteryWh - storedWh) * WH);
+        }
+    }
+
+    /// @inheritdoc ISharedBattery
+    function reportStateOfCharge(uint256 stateOfChargeWh) external whenNotPaused {
+        if (msg.sender != _ledger) revert BatteryNotLedger(msg.sender);
+        uint256 grid = _grid;
+        uint256 supply = grid & _MAX_40;
+        _grid = (grid & ~(_MAX_40 << 120)) | ((stateOfChargeWh & _MAX_40) << 120);
+        emit StateOfChargeReported(stateOfChargeWh, supply);
+        uint256 config = _config;
+        bool halted = (config >> 240) & 0xff != 0;
+        if (supply > stateOfChargeWh + ((grid >> 80) & _MAX_40)) {
+            if (!halted) _config = config | (uint256(1) << 240);
+            emit ReserveDeficit(supply, stateOfChargeWh, supply - stateOfChargeWh);
+        } else if (halted) {
+            _config = config & ~(uint256(0xff) << 240);
+            emit ReserveRestored(supply, stateOfChargeWh);
+        }
+    }
+
+    // ---------------------------------------------------------------- market hooks
+
+    /// @inheritdoc ISharedBattery
+    function lockWatt(address account, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
+        _requireWholeWh(amount);
+        uint256 config = _config;
+        Holding memory h = _settle(account, _accrue(config), config);
+        _holdings[account] = h.pack();
+        uint256 energy = _energy[account];
+        uint256 spendable = h.watt - (energy & _MAX_40) * WH;
+        if (amount > spendable) revert BatteryInsufficientSpendableWatt(account, spendable, amount);
+        // lockedWh + amount / WH <= watt / WH < 2^40, so the field cannot carry over.
+        _energy[account] = energy + amount / WH;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function unlockWatt(address account, uint256 amount)
+        external
+        onlyRole(MARKET_ROLE)
+        whenNotPaused
+        returns (uint256 unlocked)
+    {
+        _requireWholeWh(amount);
+        uint256 config = _config;
+        Holding memory h = _settle(account, _accrue(config), config);
+        _holdings[account] = h.pack();
+        uint256 energy = _energy[account];
+        uint256 lockedWh = energy & _MAX_40;
+        uint256 unlockedWh = amount / WH < lockedWh ? amount / WH : lockedWh;
+        _energy[account] = energy - unlockedWh;
+        unlocked = unlockedWh * WH;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function lockTsl(address account, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
+        if (amount == 0) revert BatteryZeroAmount();
+        uint256 config = _config;
+        Holding memory h = _settle(account, _accrue(config), config);
+        if (h.freeTsl < amount) revert BatteryInsufficientFreeTsl(account, h.freeTsl, amount);
+        // Cannot underflow: checked just above.
+        unchecked {
+            h.freeTsl -= amount;
+        }
+        _holdings[account] = h.pack();
+        TradeBook memory t = AccountBook.unpackTrade(_trades[account]);
+        t.lockedTsl += amount;
+        if (t.lockedTsl > AccountBook.MAX_88) revert BatteryAmountTooLarge(amount, AccountBook.MAX_88);
+        _trades[account] = t.pack();
+    }
+
+    /// @inheritdoc ISharedBattery
+    function unlockTsl(address account, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
+        if (amount == 0) revert BatteryZeroAmount();
+        uint256 trade = _trades[account];
+        uint256 locked = trade & AccountBook.MAX_88;
+        if (locked < amount) revert BatteryInsufficientLockedTsl(account, locked, amount);
+        // amount <= locked, so the subtraction stays inside the lockedTsl field.
+        _trades[account] = trade - amount;
+        _creditFree(account, amount);
+    }
+
+    /// @inheritdoc ISharedBattery
+    function settleFill(Fill calldata fill) external onlyRole(MARKET_ROLE) whenNotPaused returns (uint256 wattMoved) {
+        if (fill.wattAmount == 0) revert BatteryZeroAmount();
+        _requireWholeWh(fill.wattAmount);
+        if (fill.seller == address(0) || fill.buyer == address(0)) revert BatteryZeroAddress();
+        if (fill.feeTsl > fill.tslAmount) revert BatteryAmountTooLarge(fill.feeTsl, fill.tslAmount);
+        if (fill.feeTsl != 0 && fill.feeRecipient == address(0)) revert BatteryZeroAddress();
+        uint256 config = _config;
+        uint256 index = _accrue(config);
+
+        Holding memory seller = _settle(fill.seller, index, config);
+        uint256 energy = _energy[fill.seller];
+        uint256 lockedWh = energy & _MAX_40;
+        if (fill.sellerLocked) {
+            uint256 lockedWatt = lockedWh * WH;
+            wattMoved = fill.wattAmount < lockedWatt ? fill.wattAmount : lockedWatt;
+            _energy[fill.seller] = energy - wattMoved / WH;
+        } else {
+            uint256 spendable = seller.watt - lockedWh * WH;
+            if (fill.wattAmount > spendable) {
+                revert BatteryInsufficientSpendableWatt(fill.seller, spendable, fill.wattAmount);
+            }
+            wattMoved = fill.wattAmount;
+        }
+        uint256 tslMoved = fill.tslAmount;
+        uint256 fee = fill.feeTsl;
+        if (wattMoved != fill.wattAmount) {
+            tslMoved = fill.tslAmount * wattMoved / fill.wattAmount;
+            fee = fill.feeTsl * wattMoved / fill.wattAmount; // <= tslMoved, since feeTsl <= tslAmount
+        }
+        seller.watt -= wattMoved;
+        seller.freeTsl += tslMoved - fee;
+        if (seller.freeTsl > AccountBook.MAX_88) revert BatteryAmountTooLarge(tslMoved - fee, AccountBook.MAX_88);
+        _holdings[fill.seller] = seller.pack();
+        TradeBook memory t = AccountBook.unpackTrade(_trades[fill.seller]);
+        t.soldWh = AccountBook.addSaturating40(t.soldWh, wattMoved / WH);
+        _trades[fill.seller] = t.pack();
+
+        Holding memory buyer = _settle(fill.buyer, index, config);
+        t = AccountBook.unpackTrade(_trades[fill.buyer]);
+        if (fill.buyerLocked) {
+            if (t.lockedTsl < tslMoved) revert BatteryInsufficientLockedTsl(fill.buyer, t.lockedTsl, tslMoved);
+            t.lockedTsl -= tslMoved;
+        } else {
+            if (buyer.freeTsl < tslMoved) revert BatteryInsufficientFreeTsl(fill.buyer, buyer.freeTsl, tslMoved);
+            buyer.freeTsl -= tslMoved;
+        }
+        // The buyer's WATT stays below the supply, below 2^88.
+        buyer.watt += wattMoved;
+        t.purchasedWh = AccountBook.addSaturating40(t.purchasedWh, wattMoved / WH);
+        _holdings[fill.buyer] = buyer.pack();
+        _trades[fill.buyer] = t.pack();
+        if (fee != 0) _creditFree(fill.feeRecipient, fee);
+        emit Transfer(fill.seller, fill.buyer, wattMoved);
+    }
+
+    // ---------------------------------------------------------------- internal
+
+    function _transfer(address from, address to, uint256 amount) private whenNotPaused {
+        if (from == address(0)) revert ERC20InvalidSender(address(0));
+        if (to == address(0)) revert ERC20InvalidReceiver(address(0));
+        uint256 config = _config;
+        uint256 index = _accrue(config);
+        Holding memory h = _settle(from, index, config);
+        uint256 spendable = h.watt - (_energy[from] & _MAX_40) * WH;
+        if (amount > spendable) revert ERC20InsufficientBalance(from, spendable, amount);
+        // Cannot underflow: amount <= spendable <= watt.
+        unchecked {
+            h.watt -= amount;
+        }
+        _holdings[from] = h.pack();
+        h = _settle(to, index, config);
+        // Cannot overflow the field: every balance is at most the supply, below 2^88.
+        h.watt += amount;
+        _holdings[to] = h.pack();
+        emit Transfer(from, to, amount);
+    }
+
+    function _deposit(uint256 amount) private {
+        if (amount == 0) revert BatteryZeroAmount();
+        uint256 config = _config;
+        Holding memory h = _settle(msg.sender, _accrue(config), config);
+        if (h.freeTsl + amount > AccountBook.MAX_88) {
+            revert BatteryAmountTooLarge(amount, AccountBook.MAX_88 - h.freeTsl);
+        }
+        h.freeTsl += amount;
+        _holdings[msg.sender] = h.pack();
+        TSL.safeTransferFrom(msg.sender, address(this), amount);
+        emit TslDeposited(msg.sender, amount);
+    }
+
+    /// @dev Credits free TSL without settling rent: rent depends on WATT held only, and the
+    /// credit can only help pay it at the next settlement.
+    function _creditFree(address account, uint256 amount) private {
+        uint256 word = _holdings[account];
+        uint256 free = ((word >> 88) & AccountBook.MAX_88) + amount;
+        if (free > AccountBook.MAX_88) revert BatteryAmountTooLarge(amount, AccountBook.MAX_88);
+        _holdings[account] = (word & ~(AccountBook.MAX_88 << 88)) | (free << 88);
+    }
+
+    function _payOutRent(address to) private returns (uint256 amount) {
+        uint256 word = _rent;
+        amount = word >> 120;
+        _rent = word & ((uint256(1) << 120) - 1);
+        if (amount != 0) TSL.safeTransfer(to, amount);
+        emit RentClaimed(to, amount);
+    }
+
+    /// @dev Brings the rent index up to now (once per block) and returns it.
+    function _accrue(uint256 config) private returns (uint256 index) {
+        uint256 word = _rent;
+        index = word & _MAX_80;
+        uint256 last = (word >> 80) & _MAX_40;
+        if (last == block.timestamp) return index;
+        index = RentIndex.accrued(index, (config >> 160) & _MAX_64, block.timestamp - last);
+        _rent = (word & ~((uint256(1) << 120) - 1)) | index | (block.timestamp << 80);
+    }
+
+    function _currentIndex(uint256 config) private view returns (uint256) {
+        uint256 word = _rent;
+        return RentIndex.accrued(word & _MAX_80, (config >> 160) & _MAX_64, block.timestamp - ((word >> 80) & _MAX_40));
+    }
+
+    /// @dev Settles `account`'s rent up to `index` and returns its holding, NOT yet
+    /// written back (the caller changes it further and writes once). Rent in kind is
+    /// applied here in full: WATT to the operator, the lock shrunk to what is left.
+    function _settle(address account, uint256 index, uint256 config) private returns (Holding memory h) {
+        h = AccountBook.unpackHolding(_holdings[account]);
+        if (h.rentCheckpoint == index) return h;
+        address operator_ = address(uint160(config));
+        uint256 due = account == operator_ ? 0 : RentIndex.rentDue(h.watt, index, h.rentCheckpoint);
+        h.rentCheckpoint = index;
+        if (due == 0) return h;
+        if (due <= h.freeTsl) {
+            // Cannot underflow: due <= freeTsl.
+            unchecked {
+                h.freeTsl -= due;
+            }
+            // Collected rent is at most the TSL supply, far below its 136 bits.
+            _rent += due << 120;
+            return h;
+        }
+        uint256 shortfall = due - h.freeTsl;
+        _rent += h.freeTsl << 120;
+        h.freeTsl = 0;
+        uint256 wattPaid = RentIndex.wattInKind(shortfall, _grid >> 160);
+        if (wattPaid > h.watt) wattPaid = h.watt; // all it has: nothing is left owing
+        // Cannot underflow: wattPaid <= watt.
+        unchecked {
+            h.watt -= wattPaid;
+        }
+        if (wattPaid != 0) {
+            // The operator's balance stays below the supply, below 2^88: adding to the
+            // low field of its word cannot carry into the free-TSL field.
+            _holdings[operator_] += wattPaid;
+            uint256 energy = _energy[account];
+            uint256 keepWh = h.watt / WH;
+            if (energy & _MAX_40 > keepWh) _energy[account] = (energy & ~_MAX_40) | keepWh;
+            emit Transfer(account, operator_, wattPaid);
+        }
+        emit RentPaidInKind(account, shortfall, wattPaid);
+    }
+
+    function _requireWholeWh(uint256 wattAmount) private pure {
+        if (wattAmount % WH != 0) revert BatteryNotWholeWh(wattAmount);
+    }
+}
