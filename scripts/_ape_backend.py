@@ -55,3 +55,60 @@ class ApeBackend:
 
     def code_at(self, address: str) -> bytes:
         return bytes(chain.provider.get_code(address))
+
+
+# ---------------------------------------------------------------- choosing a backend
+
+QTUM_NETWORKS = {81: "mainnet", 8889: "testnet", 8890: "regtest"}
+
+backend_options = [
+    click.option("--janus-account", default=None,
+                 help="Qtum: send with eth_sendTransaction, signed by qtumd's wallet behind Janus "
+                      "(the account's hex address)"),
+    click.option("--qtum-keystore", type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="Qtum: sign Qtum transactions locally with this encrypted keystore (no qtumd wallet)"),
+    click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False), default=None,
+                 help="the keystore's passphrase (else $ENERGO_KEYSTORE_PASSPHRASE)"),
+]
+
+
+def with_backend_options(fn):
+    for option in reversed(backend_options):
+        fn = option(fn)
+    return fn
+
+
+def choose_backend(account, janus_account=None, qtum_keystore=None, passphrase_file=None):
+    """Ape account (local chain), qtumd's wallet through Janus, or a local Qtum key."""
+    import os
+
+    from energo.deployment import Web3Backend
+    from energo.tx import Sender
+
+    if qtum_keystore:
+        from eth_account import Account
+
+        from energo.qtum_backend import QtumBackend
+        from energo_qtum import JanusClient, QtumSigner
+
+        if passphrase_file:
+            passphrase = open(passphrase_file).read().strip()
+        elif "ENERGO_KEYSTORE_PASSPHRASE" in os.environ:
+            passphrase = os.environ["ENERGO_KEYSTORE_PASSPHRASE"]
+        else:
+            raise click.ClickException("give --passphrase-file or set ENERGO_KEYSTORE_PASSPHRASE")
+        try:
+            key = Account.decrypt(open(qtum_keystore).read(), passphrase)
+        except ValueError as exc:
+            raise click.ClickException(f"cannot decrypt {qtum_keystore}: {exc}") from None
+        network = QTUM_NETWORKS.get(chain.chain_id)
+        if network is None:
+            raise click.ClickException(f"chain id {chain.chain_id} is not a Qtum network")
+        confirmations = chain.provider.network.required_confirmations or 1
+        return QtumBackend(JanusClient(chain.provider.uri), QtumSigner(bytes(key), network),
+                           confirmations=confirmations)
+    if janus_account:
+        return Web3Backend(Sender(chain.provider.web3, chain.provider.web3.to_checksum_address(janus_account)))
+    if account is None:
+        raise click.ClickException("give --account (or --janus-account / --qtum-keystore on Qtum)")
+    return ApeBackend(account)

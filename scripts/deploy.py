@@ -18,23 +18,24 @@ from ape.cli import ConnectedProviderCommand, account_option
 from energo.deployment import DeployConfig, DeploymentError, default_deployments_path, deploy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ape_backend import ApeBackend  # noqa: E402
+from _ape_backend import choose_backend, with_backend_options  # noqa: E402
 
 
 @click.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(prompt=False)
+@with_backend_options
 @click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               default=Path("deploy/local.toml"), show_default=True, help="deploy configuration (TOML)")
 @click.option("--deployments", "deployments_path", type=click.Path(dir_okay=False, path_type=Path),
               default=None, help="deployments file [default: deployments/<chainId>.json]")
 @click.option("--yes", is_flag=True, help="do not ask before broadcasting on a live network")
-def cli(ecosystem, network, provider, account, config_path, deployments_path, yes):
+def cli(ecosystem, network, provider, account, config_path, deployments_path, yes, **backend_options):
     config = DeployConfig.from_toml(config_path)
-    backend = ApeBackend(account)
+    backend = choose_backend(account, **backend_options)
     path = deployments_path or default_deployments_path(backend.chain_id)
     live = not network.is_local
     click.echo(f"Deploying Energo to {ecosystem.name}:{network.name} (chain {backend.chain_id}) "
-               f"from {account.address}, config {config_path}, recording in {path}")
+               f"from {backend.sender}, config {config_path}, recording in {path}")
     if live and not yes:
         click.confirm("This broadcasts transactions on a live network. Continue?", abort=True)
     try:

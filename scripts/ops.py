@@ -18,15 +18,15 @@ from energo.deployment import DeploymentError, default_deployments_path
 from energo.operations import METER_KINDS, Operations
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _ape_backend import ApeBackend  # noqa: E402
+from _ape_backend import choose_backend, with_backend_options  # noqa: E402
 
 deployments_option = click.option(
     "--deployments", "deployments_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
     help="deployments file [default: deployments/<chainId>.json]")
 
 
-def _ops(account, deployments_path) -> Operations:
-    backend = ApeBackend(account)
+def _ops(account, deployments_path, backend_options: dict) -> Operations:
+    backend = choose_backend(account, **backend_options)
     try:
         return Operations.connect(backend, deployments_path or default_deployments_path(backend.chain_id))
     except DeploymentError as exc:
@@ -46,7 +46,8 @@ def cli():
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(prompt=False)
+@with_backend_options
 @deployments_option
 @click.option("--meter-id", type=click.IntRange(1, 2**32 - 1), required=True)
 @click.option("--signer", required=True, help="address of the meter's signing key")
@@ -55,67 +56,73 @@ def cli():
 @click.option("--rated-power-w", type=click.IntRange(1, 2**32 - 1), required=True)
 @click.option("--import-wh", type=click.IntRange(0), default=0, help="import register at installation")
 @click.option("--export-wh", type=click.IntRange(0), default=0, help="export register at installation")
-def register_meter(account, deployments_path, meter_id, signer, household, kind, rated_power_w, import_wh, export_wh):
+def register_meter(account, deployments_path, meter_id, signer, household, kind, rated_power_w, import_wh, export_wh, **backend):
     """Register a meter (needs REGISTRAR_ROLE)."""
-    ops = _ops(account, deployments_path)
+    ops = _ops(account, deployments_path, backend)
     _run(ops.register_meter, meter_id, signer, household, kind, rated_power_w, import_wh, export_wh)
     click.echo(f"registered meter {meter_id} for {household}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(prompt=False)
+@with_backend_options
 @deployments_option
 @click.option("--meter-id", type=click.IntRange(1, 2**32 - 1), required=True)
-def revoke_meter(account, deployments_path, meter_id):
+def revoke_meter(account, deployments_path, meter_id, **backend):
     """Revoke a meter (needs REGISTRAR_ROLE)."""
-    _run(_ops(account, deployments_path).revoke_meter, meter_id)
+    _run(_ops(account, deployments_path, backend).revoke_meter, meter_id)
     click.echo(f"revoked meter {meter_id}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(prompt=False)
+@with_backend_options
 @deployments_option
 @click.option("--household", required=True)
 @click.option("--tsl", "amount", type=Decimal, required=True, help="amount of TSL to send")
-def fund(account, deployments_path, household, amount):
+def fund(account, deployments_path, household, amount, **backend):
     """Send TSL from the treasury (the account) to a household."""
-    _run(_ops(account, deployments_path).fund_household, household, amount)
+    _run(_ops(account, deployments_path, backend).fund_household, household, amount)
     click.echo(f"sent {amount} TSL to {household}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(prompt=False)
+@with_backend_options
 @deployments_option
-def pause(account, deployments_path):
+def pause(account, deployments_path, **backend):
     """Pause the battery, the ledger and the markets (needs the admin role)."""
-    changed = _run(_ops(account, deployments_path).pause)
+    changed = _run(_ops(account, deployments_path, backend).pause)
     click.echo(f"paused: {', '.join(changed) or 'nothing (already paused)'}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(prompt=False)
+@with_backend_options
 @deployments_option
-def unpause(account, deployments_path):
+def unpause(account, deployments_path, **backend):
     """Unpause (needs the admin role)."""
-    changed = _run(_ops(account, deployments_path).unpause)
+    changed = _run(_ops(account, deployments_path, backend).unpause)
     click.echo(f"unpaused: {', '.join(changed) or 'nothing (not paused)'}")
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(prompt=False)
+@with_backend_options
 @deployments_option
 @click.option("--tsl-per-kwh-day", type=Decimal, required=True)
-def set_rent(account, deployments_path, tsl_per_kwh_day):
+def set_rent(account, deployments_path, tsl_per_kwh_day, **backend):
     """Change the storage rent rate, from now on (needs the admin role)."""
-    _run(_ops(account, deployments_path).set_rent_rate, tsl_per_kwh_day)
+    _run(_ops(account, deployments_path, backend).set_rent_rate, tsl_per_kwh_day)
     click.echo(f"rent is now {tsl_per_kwh_day} TSL per kWh per day")
 
 
 @cli.command(cls=ConnectedProviderCommand)
-@account_option()
+@account_option(prompt=False)
+@with_backend_options
 @deployments_option
 @click.option("--tsl-per-kwh", type=Decimal, required=True)
-def set_utility_price(account, deployments_path, tsl_per_kwh):
+def set_utility_price(account, deployments_path, tsl_per_kwh, **backend):
     """Change the utility's reference price (needs the admin role)."""
-    _run(_ops(account, deployments_path).set_utility_price, tsl_per_kwh)
+    _run(_ops(account, deployments_path, backend).set_utility_price, tsl_per_kwh)
     click.echo(f"utility price is now {tsl_per_kwh} TSL per kWh")
