@@ -1,0 +1,1 @@
+"""Settings, chain access, units and the market ABI fitting."""

@@ -1,0 +1,171 @@
+"""Chain reads with a short cache.
+
+Every read is made at one pinned block (the head, itself cached for ``cache_ttl_s``), and
+cached per block: a screen is consistent within itself, a new block invalidates the
+cache, and under load one head request serves every request within the TTL. When the
+node is unreachable the last good value is served, marked stale, until it is older
+than ``MAX_STALE_S``; then the endpoint answers 503.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from eth_utils import to_checksum_address
+from web3 import HTTPProvider, Web3
+from web3.contract import Contract
+
+from energo import artifacts
+from frontend_api.core import market as market_abi
+from frontend_api.core.config import ConfigError, ResolvedAddresses, Settings
+
+MAX_STALE_S = 300.0
+
+
+class ChainUnavailable(RuntimeError):
+    """The node cannot be reached and no recent value is cached."""
+
+
+class TTLCache:
+    def __init__(self, max_entries: int = 20_000) -> None:
+        self._data: OrderedDict[Any, tuple[float, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self.max_entries = max_entries
+
+    def get(self, key: Any) -> tuple[float, Any] | None:
+        with self._lock:
+            item = self._data.get(key)
+            if item is not None:
+                self._data.move_to_end(key)
+            return item
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._data[key] = (time.monotonic(), value)
+            self._data.move_to_end(key)
+            while len(self._data) > self.max_entries:
+                self._data.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+class Chain:
+    def __init__(self, settings: Settings, addresses: ResolvedAddresses, w3: Web3 | None = None) -> None:
+        self.settings = settings
+        self.ttl = settings.cache_ttl_s
+        self.w3 = w3 or Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
+        self.cache = TTLCache()
+        self._head_lock = threading.Lock()
+        self._head: tuple[float, int, int] | None = None  # (fetched at, number, timestamp)
+        self._head_hash: tuple[int, bytes] | None = None
+        self.battery = self._contract("SharedBattery", addresses.battery)
+        tsl = addresses.tsl or self.battery.functions.tsl().call()
+        ledger = addresses.ledger or self.battery.functions.ledger().call()
+        self.tsl = self._contract("TslToken", tsl)
+        self.ledger = self._contract("MeterLedger", ledger)
+        self.market: Contract | None = None
+        self.market_name = addresses.market_name
+        if addresses.market:
+            if not self.market_name:
+                raise ConfigError("a market address needs ENERGO_API_MARKET_NAME (its artifact name) for its ABI")
+            self.market = self._contract(self.market_name, addresses.market)
+        self.chain_id = self.w3.eth.chain_id
+        if addresses.chain_id is not None and addresses.chain_id != self.chain_id:
+            raise ConfigError(f"the deployments file is for chain {addresses.chain_id}, but {settings.rpc_url} "
+                              f"is chain {self.chain_id}: wrong RPC URL or wrong file")
+        for name, contract in self.contracts().items():
+            if not self.w3.eth.get_code(contract.address):
+                raise ConfigError(f"no contract code at {name} {contract.address} on chain {self.chain_id}: "
+                                  "wrong deployments file or a restarted local chain")
+
+    def _contract(self, name: str, address: str) -> Contract:
+        try:
+            abi = artifacts.abi(name)
+        except FileNotFoundError as exc:
+            raise ConfigError(str(exc)) from exc
+        return self.w3.eth.contract(address=to_checksum_address(address), abi=abi)
+
+    def contracts(self) -> dict[str, Contract]:
+        out = {"TslToken": self.tsl, "SharedBattery": self.battery, "MeterLedger": self.ledger}
+        if self.market is not None:
+            out[self.market_name] = self.market
+        return out
+
+    # ------------------------------------------------------------ head
+
+    def head(self) -> tuple[int, int, bool]:
+        """(block number, timestamp, stale) of the chain head, cached for the TTL."""
+        now = time.monotonic()
+        cached = self._head
+        if cached and now - cached[0] < self.ttl:
+            return cached[1], cached[2], False
+        with self._head_lock:
+            cached = self._head
+            if cached and time.monotonic() - cached[0] < self.ttl:
+                return cached[1], cached[2], False
+            try:
+                block = self.w3.eth.get_block("latest")
+            except Exception as exc:  # noqa: BLE001 - any transport failure
+                if cached and now - cached[0] < MAX_STALE_S:
+                    return cached[1], cached[2], True
+                raise ChainUnavailable(f"the chain node at {self.settings.rpc_url} does not answer: {exc}") from exc
+            previous = self._head_hash
+            if previous and (block["number"] < previous[0]
+                             or (block["number"] == previous[0] and block["hash"] != previous[1])):
+                self.cache.clear()  # a reorg: values cached per block number are from the old fork
+            self._head_hash = (block["number"], block["hash"])
+            self._head = (time.monotonic(), block["number"], block["timestamp"])
+            return block["number"], block["timestamp"], False
+
+    def invalidate(self) -> None:
+        self._head = None
+        self.cache.clear()
+
+    # ------------------------------------------------------------ cached reads
+
+    def cached(self, key: tuple, block: int, compute: Callable[[int], Any]) -> Any:
+        """compute(block), cached per (key, block)."""
+        full = (key, block)
+        hit = self.cache.get(full)
+        if hit is not None:
+            return hit[1]
+        try:
+            value = compute(block)
+        except Exception as exc:
+            if _is_transport_error(exc):
+                raise ChainUnavailable(f"the chain node does not answer: {exc}") from exc
+            raise
+        self.cache.put(full, value)
+        return value
+
+    def call(self, fn, block: int) -> Any:
+        return fn.call(block_identifier=block)
+
+    # ------------------------------------------------------------ market views
+
+    def market_view(self, key: str, *args: Any, block: int | str = "latest") -> Any:
+        """An optional market view by its role (see core.market.VIEWS); None if the ABI lacks it."""
+        if self.market is None:
+            return None
+        name = market_abi.view_name(self.market.abi, key)
+        if name is None:
+            return None
+        fn = self.market.get_function_by_name(name)
+        try:
+            return fn(*args).call(block_identifier=block)
+        except Exception as exc:  # noqa: BLE001 - a wrong guess of arity or a revert: not available
+            if _is_transport_error(exc):
+                raise ChainUnavailable(str(exc)) from exc
+            return None
+
+
+def _is_transport_error(exc: Exception) -> bool:
+    import requests
+
+    return isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError)

@@ -1,0 +1,1 @@
+"""Follows the contracts' logs into SQLite or PostgreSQL (SQLAlchemy Core)."""

@@ -1,0 +1,134 @@
+"""A deployed Energo system with known state, for the API's tests, the browser tests and
+the benchmark: meters registered and read, WATT minted, TSL deposited, orders and a trade.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_utils import keccak
+from web3 import Web3
+from web3.contract import Contract
+from web3.logs import DISCARD
+
+from energo.constants import TSL
+from energo.readings import MeterReading, ReadingDomain, ReadingSigner, pack_batch
+from energo.system import MARKET_ROLE, EnergoSystem, Roles, SystemConfig, deploy_system
+from energo.tx import Sender
+
+BUY, SELL = 0, 1
+TICK = TSL // 1000  # 0.001 TSL per kWh
+MIN_ORDER_WH = 100
+BATTERY_METER = 100
+
+
+def deploy_market(admin: Sender, system: EnergoSystem, mode: str = "continuous", round_length_s: int = 900) -> Contract:
+    config = (TICK, MIN_ORDER_WH, 0, admin.address, False)
+    if mode == "auction":
+        market = admin.deploy("CallAuctionMarket", system.battery.address, config, round_length_s)
+    else:
+        market = admin.deploy("ContinuousMarket", system.battery.address, config)
+    admin.transact(system.battery.functions.grantRole(MARKET_ROLE, market.address))
+    system.markets["CallAuctionMarket" if mode == "auction" else "ContinuousMarket"] = market
+    return market
+
+
+def time_travel(w3: Web3, seconds: int) -> int:
+    w3.provider.make_request("evm_increaseTime", [seconds])
+    w3.provider.make_request("evm_mine", [])
+    return w3.eth.get_block("latest")["timestamp"]
+
+
+@dataclass
+class Scenario:
+    w3: Web3
+    system: EnergoSystem
+    market: Contract
+    roles: Roles
+    households: list[Sender]
+    relayer: Sender
+    signers: dict[int, ReadingSigner] = field(default_factory=dict)
+    registers: dict[int, list[int]] = field(default_factory=dict)  # meter -> [seq, import, export]
+
+    @property
+    def household(self) -> Sender:
+        return self.households[0]
+
+    def write_deployments(self, path: Path) -> Path:
+        contracts = self.system.addresses()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"chainId": self.w3.eth.chain_id, "contracts": contracts}, indent=2))
+        return path
+
+    # ------------------------------------------------------------ meters
+
+    def register_meter(self, meter_id: int, account: str, battery: bool = False, rated_w: int = 20_000) -> None:
+        key = keccak(text=f"energo test meter {meter_id}")
+        domain = ReadingDomain(self.w3.eth.chain_id, self.system.ledger.address)
+        signer = ReadingSigner(key, domain)
+        self.signers[meter_id] = signer
+        self.registers[meter_id] = [0, 0, 0]
+        self.roles.registrar.transact(self.system.ledger.functions.registerMeter(
+            meter_id, signer.address, account, 1 if battery else 0, rated_w, 0, 0))
+
+    def read(self, flows: dict[int, tuple[int, int]], soc_wh: int | None = None, advance_s: int = 3600) -> dict:
+        """Advances the clock, then submits one reading per meter: {meter: (import Δ, export Δ)}."""
+        now = time_travel(self.w3, advance_s)
+        signed = []
+        for meter_id, (imp, exp) in flows.items():
+            reg = self.registers[meter_id]
+            reg[0] += 1
+            reg[1] += imp
+            reg[2] += exp
+            signed.append(self.signers[meter_id].sign(MeterReading(meter_id, reg[0], now, reg[1], reg[2], 0)))
+        if soc_wh is not None and BATTERY_METER in self.signers:
+            reg = self.registers[BATTERY_METER]
+            reg[0] += 1
+            signed.append(self.signers[BATTERY_METER].sign(MeterReading(BATTERY_METER, reg[0], now, 0, 0, soc_wh)))
+        return self.relayer.transact(self.system.ledger.functions.submitReadings(pack_batch(signed)))
+
+    # ------------------------------------------------------------ tokens and orders
+
+    def fund(self, account: Sender, tsl_amount: int, deposit: int = 0) -> None:
+        self.roles.treasury.transact(self.system.tsl.functions.transfer(account.address, tsl_amount))
+        if deposit:
+            account.transact(self.system.tsl.functions.approve(self.system.battery.address, deposit))
+            account.transact(self.system.battery.functions.deposit(deposit))
+
+    def place(self, account: Sender, side: int, price: int, amount_wh: int) -> int:
+        if "CallAuctionMarket" in self.system.markets:
+            receipt = account.transact(self.market.functions.placeOrder(side, price, amount_wh))
+        else:
+            receipt = account.transact(self.market.functions.placeOrder(side, price, amount_wh, 0, False))
+        events = self.market.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)
+        return events[0]["args"]["orderId"] if events else 0
+
+
+def build_scenario(w3: Web3, accounts: list[str], mode: str = "continuous") -> Scenario:
+    """accounts: anvil's dev accounts, at least 10 (roles 0-4, households from 5)."""
+    senders = [Sender(w3, a) for a in accounts]
+    roles = Roles(admin=senders[0], treasury=senders[1], operator=senders[2], registrar=senders[3])
+    system = deploy_system(w3, roles, SystemConfig())
+    market = deploy_market(roles.admin, system, mode)
+    households = senders[5:]
+    sc = Scenario(w3, system, market, roles, households, relayer=senders[4])
+    a, b, c = households[0], households[1], households[2]
+    sc.register_meter(1, a.address)
+    sc.register_meter(2, b.address)
+    sc.register_meter(3, c.address)
+    sc.register_meter(BATTERY_METER, roles.operator.address, battery=True, rated_w=200_000)
+    # A and B export PV surplus into the battery, C consumes from the grid.
+    sc.read({1: (0, 3_000), 2: (0, 5_000), 3: (1_200, 0)}, soc_wh=7_600)
+    sc.read({1: (500, 0), 2: (0, 1_000), 3: (800, 200)}, soc_wh=8_000)
+    sc.fund(a, 1_000 * TSL, deposit=100 * TSL)
+    sc.fund(b, 1_000 * TSL, deposit=50 * TSL)
+    sc.fund(c, 1_000 * TSL, deposit=20 * TSL)
+    # B sells; A buys half of it at B's price; more orders rest on both sides.
+    sc.place(b, SELL, 400 * TICK, 1_000)
+    sc.place(a, BUY, 400 * TICK, 500)
+    sc.place(b, SELL, 500 * TICK, 1_000)
+    sc.place(c, BUY, 300 * TICK, 400)
+    sc.place(a, BUY, 350 * TICK, 200)
+    return sc
