@@ -142,8 +142,12 @@ class SunSpecSource(_Section):
 
 
 class SimulatedHouseholdSource(_Section):
+    """Registers count from `origin_timestamp` (default: the gateway's first start, kept
+    in the outbox), so they continue across restarts like a real meter's."""
+
     type: Literal["simulated_household"]
     seed: int = 0
+    origin_timestamp: int | None = None
     pv_peak_w: int = Field(default=4000, ge=0)
     daily_load_wh: int = Field(default=9000, ge=0)
     start_import_wh: int = Field(default=0, ge=0)
@@ -157,6 +161,7 @@ class SimulatedBatterySource(_Section):
     capacity_wh: int = Field(default=500_000, gt=0)
     charge_efficiency_bps: int = Field(default=9500, gt=0, le=10000)
     initial_soc_wh: int = Field(default=0, ge=0)
+    origin_timestamp: int | None = None
     households: list[SimulatedHouseholdSource] = Field(default_factory=list)
 
 
@@ -185,7 +190,7 @@ class AuctionClearingSettings(_Section):
     type: Literal["auction_clearing"]
     market_address: Address
     interval_s: float = Field(default=15.0, gt=0)
-    max_orders_per_tx: int = Field(default=200, ge=1)
+    max_steps_per_tx: int = Field(default=200, ge=1)
     #: Spreads several gateways' attempts over this many seconds after a round closes.
     stagger_s: float = Field(default=0.0, ge=0)
 

@@ -29,6 +29,7 @@ from oracle.transport import TransportError, build_transport
 from oracle.transport.base import Transport
 
 VERIFIED_KEY = "verified_deployment"
+SIMULATION_ORIGIN_KEY = "simulation_origin"
 
 
 class Backoff:
@@ -125,9 +126,14 @@ class Daemon:
         self.log = self.log.bind(gateway=transport.sender[:10])
         backoff = Backoff(settings.failures.backoff_initial_s, settings.failures.backoff_max_s)
         try:
+            # Simulated registers must continue across restarts, so they count from a
+            # time the outbox remembers.
+            if outbox.get_meta(SIMULATION_ORIGIN_KEY) is None:
+                outbox.set_meta(SIMULATION_ORIGIN_KEY, str(int(self.clock.now())))
+            origin = float(outbox.get_meta(SIMULATION_ORIGIN_KEY))
             for meter_settings, key in zip(settings.meters, meter_keys, strict=True):
                 meter = self._meter_overrides.get(meter_settings.id) or build_meter(
-                    meter_settings, self.clock, log=self.log.bind(meter_id=meter_settings.id))
+                    meter_settings, self.clock, log=self.log.bind(meter_id=meter_settings.id), origin=origin)
                 signer = ReadingSigner(key.private_key, ledger.domain)
                 self.pollers.append(MeterPoller(meter_settings.id, meter_settings.kind, meter, signer, outbox,
                                                 self.clock, self.metrics, self.log, meter_settings.interval_s))

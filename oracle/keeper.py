@@ -5,9 +5,10 @@ submitter's pass, in the same thread and through the same transport (so keeper
 transactions share the sender's nonce sequence safely).
 
 AuctionClearing clears call-auction rounds after they close. Several gateways may run
-it for the same market: each checks, right before sending, that the round still needs
-clearing (the gas estimate of clearRound reverts otherwise), waits a per-gateway
-stagger, and sends at most one transaction per round at a time. Losing the race (our
+it for the same market: each asks clearableRound(), waits a per-gateway stagger, checks
+right before sending that the round still needs clearing (the gas estimate of
+clearRound reverts otherwise), and has at most one transaction in flight; it sends
+again for the same round only when its own call left the round partly cleared. Losing the race (our
 transaction reverts because another gateway was first) is normal and logged at info.
 """
 
@@ -24,14 +25,12 @@ from oracle.config import AuctionClearingSettings
 from oracle.metrics import Metrics
 from oracle.transport.base import Broadcast, CallReverted, Transport
 
-#: The market functions the keeper uses (to be confirmed against the market contract):
-#:   currentRound() -> uint64                 the round open for orders now
-#:   roundClearable(uint64 roundId) -> bool   closed and not (fully) cleared yet
-#:   clearRound(uint64 roundId, uint256 maxOrders)  clears up to maxOrders orders of it
+#: The IMarketAuction functions the keeper uses (interfaces/IMarketAuction.sol):
+#:   clearableRound() -> (bool due, uint256 roundId)   oldest closed round not yet cleared
+#:   clearRound(uint256 roundId, uint256 maxSteps) -> bool done   bounded clearing step
 AUCTION_SIGNATURES = {
-    "current_round": "currentRound()",
-    "clearable": "roundClearable(uint64)",
-    "clear": "clearRound(uint64,uint256)",
+    "clearable": "clearableRound()",
+    "clear": "clearRound(uint256,uint256)",
 }
 _SELECTORS = {name: function_signature_to_4byte_selector(sig) for name, sig in AUCTION_SIGNATURES.items()}
 
@@ -51,9 +50,7 @@ class _InFlight:
 
 
 class AuctionClearing:
-    """Clears the call-auction rounds of one market."""
-
-    LOOKBACK_ROUNDS = 8  # rounds missed while the gateway was down still get cleared
+    """Clears the call-auction rounds of one market, oldest first."""
 
     def __init__(self, settings: AuctionClearingSettings, transport: Transport, metrics: Metrics, log,
                  resend_after_s: float = 120.0):
@@ -66,54 +63,46 @@ class AuctionClearing:
         self.resend_after_s = resend_after_s
         self._in_flight: _InFlight | None = None
         self._first_seen: dict[int, float] = {}
-        self._done: set[int] = set()
         self._next_run = 0.0
 
     def _count(self, result: str) -> None:
         self.metrics.keeper_runs.labels("auction_clearing", result).inc()
 
-    def current_round(self) -> int:
-        return decode(["uint64"], self.transport.call(self.market, _SELECTORS["current_round"]))[0]
-
-    def clearable(self, round_id: int) -> bool:
-        data = _SELECTORS["clearable"] + encode(["uint64"], [round_id])
-        return decode(["bool"], self.transport.call(self.market, data))[0]
+    def clearable_round(self) -> int | None:
+        due, round_id = decode(["bool", "uint256"], self.transport.call(self.market, _SELECTORS["clearable"]))
+        return round_id if due else None
 
     def stagger(self, round_id: int) -> float:
-        """This gateway's delay for `round_id`: fixed per (sender, round), spread over stagger_s."""
+        """This gateway's delay for `round_id`: fixed per (sender, round), spread over stagger_s,
+        so that gateways sharing the duty rarely send for the same round at once."""
         if not self.settings.stagger_s:
             return 0.0
         draw = int.from_bytes(keccak(f"{self.transport.sender}:{round_id}".encode())[:8], "big") / 2**64
         return draw * self.settings.stagger_s
 
     def tick(self, now: float) -> None:
-        if now < self._next_run and self._in_flight is None:
+        if self._in_flight is not None:
+            if not self._follow(now):
+                return
+        elif now < self._next_run:
             return
         self._next_run = now + self.settings.interval_s
-        if self._in_flight is not None and not self._follow(now):
+        round_id = self.clearable_round()
+        if round_id is None:
             return
-        current = self.current_round()
-        self._done = {r for r in self._done if r >= current - self.LOOKBACK_ROUNDS}
-        self._first_seen = {r: t for r, t in self._first_seen.items() if r >= current - self.LOOKBACK_ROUNDS}
-        for round_id in range(max(0, current - self.LOOKBACK_ROUNDS), current):
-            if round_id in self._done:
-                continue
-            if not self.clearable(round_id):
-                self._done.add(round_id)
-                continue
-            first_seen = self._first_seen.setdefault(round_id, now)
-            if now < first_seen + self.stagger(round_id):
-                continue
-            self._clear(round_id, now)
-            return  # one transaction at a time
+        first_seen = self._first_seen.setdefault(round_id, now)
+        self._first_seen = {r: t for r, t in self._first_seen.items() if r >= round_id}
+        if now < first_seen + self.stagger(round_id):
+            self._next_run = min(self._next_run, first_seen + self.stagger(round_id))
+            return
+        self._clear(round_id, now)
 
     def _clear(self, round_id: int, now: float) -> None:
-        data = _SELECTORS["clear"] + encode(["uint64", "uint256"], [round_id, self.settings.max_orders_per_tx])
+        data = _SELECTORS["clear"] + encode(["uint256", "uint256"], [round_id, self.settings.max_steps_per_tx])
         try:
             prepared = self.transport.prepare(self.market, data)
         except CallReverted as exc:
             # Someone cleared it between our check and our estimate.
-            self._done.add(round_id)
             self._count("lost_race")
             self.log.info("keeper.round_taken", round_id=round_id, detail=exc.user_message)
             return
@@ -141,14 +130,11 @@ class AuctionClearing:
         self._in_flight = None
         log = self.log.bind(round_id=flight.round_id, tx_hash=flight.tx_id, block_number=outcome.block_number)
         if outcome.succeeded:
-            # A very large round may need several transactions: it stays clearable.
-            finished = not self.clearable(flight.round_id)
-            if finished:
-                self._done.add(flight.round_id)
+            # A very large round takes several bounded calls: it stays clearable until done.
+            finished = self.clearable_round() != flight.round_id
             self._count("cleared" if finished else "partial")
             log.info("keeper.round_cleared" if finished else "keeper.round_partly_cleared", gas_used=outcome.gas_used)
         else:
-            self._done.add(flight.round_id)
             self._count("lost_race")
             log.info("keeper.round_taken", detail="our clearRound reverted: another keeper was first")
         return True

@@ -111,8 +111,12 @@ class MeterPoller:
                          last_import_wh=last.import_wh, last_export_wh=last.export_wh)
             return None
         timestamp = int(self.clock.now())
-        if timestamp <= last.timestamp:
-            self._refuse("clock_not_advanced", timestamp=timestamp, last_timestamp=last.timestamp)
+        if timestamp == last.timestamp:
+            # Polled twice within one second: nothing to sign yet, nothing wrong.
+            self.log.debug("meter.same_second", timestamp=timestamp)
+            return None
+        if timestamp < last.timestamp:
+            self._refuse("clock_behind_last_reading", timestamp=timestamp, last_timestamp=last.timestamp)
             return None
         if last.seq >= UINT32_MAX:
             self._refuse("sequence_exhausted", seq=last.seq)

@@ -15,7 +15,10 @@ __all__ = ["Clock", "Meter", "MeterReadError", "Registers", "build_meter"]
 
 
 def build_meter(settings: MeterSettings, clock: Clock, log=None, origin: float | None = None) -> Meter:
-    """The adapter for one configured meter; protocol libraries load only when used."""
+    """The adapter for one configured meter; protocol libraries load only when used.
+
+    `origin`: when simulated registers start counting, unless the source sets its own.
+    """
     source = settings.source
     if isinstance(source, DsmrSource):
         from oracle.meters.dsmr import DsmrMeter, SerialLink, TcpLink
@@ -38,8 +41,9 @@ def build_meter(settings: MeterSettings, clock: Clock, log=None, origin: float |
         return HouseholdProfile(household.seed, household.pv_peak_w, household.daily_load_wh)
 
     if isinstance(source, SimulatedHouseholdSource):
-        return SimulatedHousehold(profile(source), clock, source.start_import_wh, source.start_export_wh, origin)
+        return SimulatedHousehold(profile(source), clock, source.start_import_wh, source.start_export_wh,
+                                  source.origin_timestamp or origin)
     if isinstance(source, SimulatedBatterySource):
         return SimulatedBattery([profile(h) for h in source.households], clock, source.capacity_wh,
-                                source.charge_efficiency_bps, source.initial_soc_wh, origin)
+                                source.charge_efficiency_bps, source.initial_soc_wh, source.origin_timestamp or origin)
     raise TypeError(f"no adapter for meter source {type(source).__name__}")

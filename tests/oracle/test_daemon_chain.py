@@ -1,0 +1,89 @@
+"""The daemon in-process against the local chain: readings go on-chain exactly once."""
+
+from __future__ import annotations
+
+import urllib.request
+
+from oracle_helpers import accepted_readings, wait_for
+
+from oracle.config import load_settings
+from oracle.daemon import Daemon
+from oracle.outbox import Outbox
+
+
+def _confirmed(settings, meter_id: int) -> list:
+    outbox = Outbox(settings.outbox.path, read_only=True)
+    try:
+        return [r for r in outbox.readings_of(meter_id) if r.status == "confirmed"]
+    finally:
+        outbox.close()
+
+
+def test_readings_reach_the_ledger_once_and_match_the_meter(create_gateway, system, w3):
+    raw, _ = create_gateway(meters=2)
+    settings = load_settings(None, **raw)
+    daemon = Daemon(settings)
+    daemon.start()
+    try:
+        for meter_id in (100, 101):
+            wait_for(lambda m=meter_id: len(_confirmed(settings, m)) >= 3, 30, f"3 confirmed readings of {meter_id}")
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{daemon.metrics_port}/metrics", timeout=5).read().decode()
+        assert 'energo_oracle_readings_signed_total{meter="100"}' in metrics
+        assert "energo_oracle_readings_confirmed_total" in metrics
+        assert "energo_oracle_last_confirmed_reading_age_seconds" in metrics
+    finally:
+        daemon.stop()
+        assert daemon.wait_stopped(30)
+    assert daemon.exit_code == 0
+    outbox = Outbox(settings.outbox.path, read_only=True)
+    events = accepted_readings(w3, system.ledger.address)
+    for meter_id in (100, 101):
+        stored = outbox.readings_of(meter_id)
+        assert [r.status for r in stored] == ["confirmed"] * len(stored), "drained: nothing left behind"
+        on_chain = [e for e in events if e.meter_id == meter_id]
+        assert [e.seq for e in on_chain] == [r.seq for r in stored] == list(range(1, len(stored) + 1))
+        assert [(e.import_wh, e.export_wh) for e in on_chain] == [(r.import_wh, r.export_wh) for r in stored]
+        meter = system.ledger.functions.meter(meter_id).call()
+        assert (meter[5], meter[7], meter[8]) == (stored[-1].seq, stored[-1].import_wh, stored[-1].export_wh)
+    outbox.close()
+
+
+def test_wrong_chain_id_is_refused_at_start(create_gateway):
+    raw, _ = create_gateway(meters=1, chain={"chain_id": 81})
+    daemon = Daemon(load_settings(None, **raw))
+    assert daemon.run() == 2
+
+
+def test_wrong_contract_is_refused_at_start(create_gateway, system):
+    raw, _ = create_gateway(meters=1, chain={"ledger_address": system.battery.address})
+    assert Daemon(load_settings(None, **raw)).run() == 2
+
+
+def test_meter_key_that_is_not_the_registered_signer_is_refused(create_gateway, system, w3):
+    from oracle_helpers import register_meter
+
+    raw, _ = create_gateway(meters=1, register=False)
+    register_meter(system, 100, "0x" + "12" * 20, w3.eth.accounts[6])
+    assert Daemon(load_settings(None, **raw)).run() == 2
+
+
+def test_readings_wait_for_the_configured_confirmations(create_gateway, system, w3):
+    # One reading (long interval): its batch is the only transaction, so the chain's
+    # head moves only when the test mines blocks.
+    raw, _ = create_gateway(meters=1, confirmations=3, interval_s=3600)
+    settings = load_settings(None, **raw)
+    daemon = Daemon(settings)
+    daemon.start()
+    try:
+        outbox = wait_for(lambda: settings.outbox.path.exists() and Outbox(settings.outbox.path, read_only=True),
+                          30, "the outbox")
+        mined = wait_for(lambda: [b for b in outbox.open_batches() if b.status == "mined"], 30, "a mined batch")[0]
+        assert w3.eth.block_number == mined.block_number
+        assert [r.status for r in outbox.readings_of(100)] == ["batched"]
+        w3.provider.make_request("evm_mine", [])
+        assert [r.status for r in outbox.readings_of(100)] == ["batched"]
+        w3.provider.make_request("evm_mine", [])  # third block: enough
+        wait_for(lambda: _confirmed(settings, 100), 30, "confirmation after 3 blocks")
+    finally:
+        daemon.stop()
+        daemon.wait_stopped(30)
