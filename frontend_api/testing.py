@@ -132,3 +132,19 @@ def build_scenario(w3: Web3, accounts: list[str], mode: str = "continuous") -> S
     sc.place(c, BUY, 300 * TICK, 400)
     sc.place(a, BUY, 350 * TICK, 200)
     return sc
+
+
+def sync(client) -> None:
+    """Brings the index to the chain head and drops cached chain reads (after a test's tx)."""
+    ctx = client.app.state.ctx
+    ctx.chain.invalidate()
+    ctx.indexer.sync_to_head()
+    ctx._indexed = (0.0, None)
+
+
+def send(w3: Web3, tx: dict) -> dict:
+    """Sends an unsigned tx from the API as a browser wallet would (anvil's dev account signs)."""
+    params = {k: tx[k] for k in ("from", "to", "data", "gas", "gasPrice", "value")}
+    params["type"] = "0x0"
+    tx_hash = w3.provider.make_request("eth_sendTransaction", [params])["result"]
+    return w3.eth.wait_for_transaction_receipt(tx_hash, timeout=30, poll_latency=0.05)
