@@ -1,0 +1,383 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {IMarketAuction} from "../../interfaces/IMarketAuction.sol";
+import {ISharedBattery} from "../../interfaces/ISharedBattery.sol";
+import {MarketBase} from "./MarketBase.sol";
+import {PriceBook} from "./lib/PriceBook.sol";
+
+/// @title The periodic call auction of WATT against TSL (the Manila market)
+/// @notice Each round is its own sub-book of the shared price-book structure (bookId =
+/// round id). Clearing is a resumable state machine: a price-level sweep that finds the
+/// maximal crossing volume and the marginal ticks, then an order walk that pairs eligible
+/// bids and asks at the uniform price and refunds everything else. Its progress lives in
+/// three slots per round, so a round of any size clears in bounded chunks.
+contract CallAuctionMarket is MarketBase, IMarketAuction {
+    using PriceBook for PriceBook.Book;
+
+    uint256 internal immutable ROUND_LENGTH;
+    uint256 private constant _QUEUE_ADVANCE = 8;
+
+    /// @dev Round progress. During discovery `tick` is the level being swept, `amountWh`
+    /// what of it is still unmatched and `lastTick` the last level matched (the marginal
+    /// tick). During settlement `tick`/`index` point at the current order and `amountWh`
+    /// is what of it has filled.
+    struct Cursor {
+        uint24 tick;
+        uint40 index;
+        uint64 amountWh;
+        uint24 lastTick;
+    }
+
+    struct Header {
+        RoundPhase phase;
+        uint24 priceTick;
+        uint64 volumeWh;
+        uint64 settledWh;
+    }
+
+    struct Round {
+        Header header;
+        Cursor bid;
+        Cursor ask;
+    }
+
+    mapping(uint256 roundId => Round) private _rounds;
+    /// @dev Rounds that received orders, in order; `_queueHead` skips cleared ones.
+    uint64[] private _queue;
+    uint256 private _queueHead;
+    uint256 private _lastQueuedPlusOne;
+
+    constructor(ISharedBattery battery_, MarketConfig memory config_, uint256 roundLength_)
+        MarketBase(battery_, config_)
+    {
+        if (roundLength_ == 0 || roundLength_ > 1 weeks) revert AuctionInvalidRoundLength(roundLength_);
+        ROUND_LENGTH = roundLength_;
+    }
+
+    // ---------------------------------------------------------------- orders
+
+    /// @inheritdoc IMarketAuction
+    function placeOrder(Side side, uint256 price, uint256 amountWh) external returns (uint256 orderId) {
+        uint256 tick = _checkOrder(price, amountWh);
+        uint256 roundId = block.timestamp / ROUND_LENGTH;
+        if (_lastQueuedPlusOne != roundId + 1) {
+            _queue.push(uint64(roundId));
+            _lastQueuedPlusOne = roundId + 1;
+        }
+        _lock(msg.sender, side, amountWh, price);
+        orderId = _book.append(roundId, side, tick, msg.sender, amountWh, 0);
+        emit OrderPlaced(orderId, msg.sender, side, price, amountWh, 0);
+    }
+
+    /// @inheritdoc IMarketAuction
+    function cancelOrder(uint256 orderId) external {
+        PriceBook.Order memory o = _book.orders[orderId];
+        if (o.owner == address(0)) revert MarketUnknownOrder(orderId);
+        if (o.owner != msg.sender) revert MarketNotOrderOwner(orderId, msg.sender, o.owner);
+        (, uint256 roundId, Side side, uint256 tick,) = PriceBook.decode(orderId);
+        if (roundId != block.timestamp / ROUND_LENGTH) revert AuctionRoundClosed(roundId);
+        _book.remove(orderId, o.amountWh);
+        emit OrderRemoved(orderId, o.owner, RemovalReason.Cancelled, o.amountWh);
+        _release(o.owner, side, o.amountWh, tick * TICK_SIZE);
+    }
+
+    // ---------------------------------------------------------------- clearing
+
+    /// @inheritdoc IMarketAuction
+    function clearRound(uint256 roundId, uint256 maxSteps) external returns (bool done) {
+        if (maxSteps == 0) revert AuctionZeroSteps();
+        uint256 closesAt = (roundId + 1) * ROUND_LENGTH;
+        if (block.timestamp < closesAt) revert AuctionRoundNotClosed(roundId, closesAt);
+        Round storage round = _rounds[roundId];
+        Header memory h = round.header;
+        if (h.phase == RoundPhase.Cleared) revert AuctionRoundAlreadyCleared(roundId);
+        Cursor memory bid = round.bid;
+        Cursor memory ask = round.ask;
+        uint256 steps = maxSteps;
+
+        if (h.phase == RoundPhase.Open) {
+            h.phase = RoundPhase.Discovering;
+            _startSweep(roundId, Side.Buy, bid);
+            _startSweep(roundId, Side.Sell, ask);
+        }
+        if (h.phase == RoundPhase.Discovering) {
+            bool found;
+            (steps, found) = _discover(roundId, h, bid, ask, steps);
+            if (found) {
+                if (h.volumeWh != 0) h.priceTick = uint24((uint256(bid.lastTick) + ask.lastTick) / 2);
+                h.phase = RoundPhase.Settling;
+                emit RoundPriceDiscovered(roundId, uint256(h.priceTick) * TICK_SIZE, h.volumeWh);
+                _startWalk(roundId, Side.Buy, bid);
+                _startWalk(roundId, Side.Sell, ask);
+            }
+        }
+        if (h.phase == RoundPhase.Settling && steps != 0) {
+            if (_settleOrders(roundId, h, bid, ask, steps)) {
+                h.phase = RoundPhase.Cleared;
+                done = true;
+            }
+        }
+        round.header = h;
+        round.bid = bid;
+        round.ask = ask;
+        if (done) {
+            emit RoundCleared(roundId, uint256(h.priceTick) * TICK_SIZE, h.settledWh);
+            _advanceQueue();
+        }
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IMarketAuction
+    function roundLength() external view returns (uint256) {
+        return ROUND_LENGTH;
+    }
+
+    /// @inheritdoc IMarketAuction
+    function currentRound() external view returns (uint256 roundId, uint256 closesAt) {
+        roundId = block.timestamp / ROUND_LENGTH;
+        closesAt = (roundId + 1) * ROUND_LENGTH;
+    }
+
+    /// @inheritdoc IMarketAuction
+    function roundState(uint256 roundId) external view returns (RoundState memory) {
+        Header memory h = _rounds[roundId].header;
+        return RoundState(
+            h.phase,
+            roundId * ROUND_LENGTH,
+            (roundId + 1) * ROUND_LENGTH,
+            uint256(h.priceTick) * TICK_SIZE,
+            h.volumeWh,
+            h.settledWh
+        );
+    }
+
+    /// @inheritdoc IMarketAuction
+    function clearableRound() external view returns (bool due, uint256 roundId) {
+        uint256 length = _queue.length;
+        for (uint256 i = _queueHead; i < length; ++i) {
+            roundId = _queue[i];
+            if (_rounds[roundId].header.phase == RoundPhase.Cleared) continue;
+            if (block.timestamp >= (roundId + 1) * ROUND_LENGTH) return (true, roundId);
+            return (false, 0);
+        }
+        return (false, 0);
+    }
+
+    /// @inheritdoc IMarketAuction
+    function depth(uint256 roundId, Side side, uint256 fromPrice, uint256 maxLevels)
+        external
+        view
+        returns (uint256[] memory prices, uint256[] memory amountsWh, uint256[] memory orderCounts, uint256 nextPrice)
+    {
+        return _depth(roundId, side, fromPrice, maxLevels);
+    }
+
+    /// @inheritdoc IMarketAuction
+    function ordersOf(address owner, uint256 roundId, Side side, uint256 fromPrice, uint256 maxLevels)
+        external
+        view
+        returns (uint256[] memory orderIds, uint256 nextPrice)
+    {
+        return _ordersOf(owner, roundId, side, fromPrice, maxLevels);
+    }
+
+    // ---------------------------------------------------------------- discovery
+
+    function _startSweep(uint256 roundId, Side side, Cursor memory c) private view {
+        uint256 tick = _book.best(roundId, side);
+        c.tick = uint24(tick);
+        if (tick != 0) c.amountWh = _book.levels[PriceBook.levelKey(roundId, side, tick)].totalWh;
+    }
+
+    function _nextSweepLevel(uint256 roundId, Side side, Cursor memory c) private view {
+        uint256 tick = _book.worse(roundId, side, c.tick);
+        c.tick = uint24(tick);
+        if (tick != 0) c.amountWh = _book.levels[PriceBook.levelKey(roundId, side, tick)].totalWh;
+    }
+
+    /// @dev Price-priority sweep over levels: matches the best remaining bid level with
+    /// the best remaining ask level while they cross. The matched total is the maximal
+    /// executable volume; the last matched ticks bound the prices that achieve it.
+    function _discover(uint256 roundId, Header memory h, Cursor memory bid, Cursor memory ask, uint256 steps)
+        private
+        view
+        returns (uint256 stepsLeft, bool found)
+    {
+        // unchecked: steps > 0 before each decrement; m <= both level remainders; the
+        // matched volume is at most the round's sell volume, which is locked WATT and so
+        // at most the WATT supply (< 2^40 Wh in the battery), far below 2^64.
+        unchecked {
+            while (true) {
+                if (bid.tick == 0 || ask.tick == 0 || bid.tick < ask.tick) return (steps, true);
+                if (steps == 0) return (0, false);
+                --steps;
+                uint64 m = bid.amountWh < ask.amountWh ? bid.amountWh : ask.amountWh;
+                h.volumeWh += m;
+                bid.lastTick = bid.tick;
+                ask.lastTick = ask.tick;
+                bid.amountWh -= m;
+                ask.amountWh -= m;
+                if (bid.amountWh == 0) _nextSweepLevel(roundId, Side.Buy, bid);
+                if (ask.amountWh == 0) _nextSweepLevel(roundId, Side.Sell, ask);
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- settlement
+
+    function _startWalk(uint256 roundId, Side side, Cursor memory c) private view {
+        uint256 tick = _book.best(roundId, side);
+        c.tick = uint24(tick);
+        c.amountWh = 0;
+        c.index = tick == 0 ? 0 : _book.levels[PriceBook.levelKey(roundId, side, tick)].head;
+    }
+
+    /// @dev Moves the cursor to the next open order of its side, skipping at most `steps`
+    /// empty slots. Returns the order (owner 0 if none reached) and the steps left.
+    function _seek(uint256 roundId, Side side, Cursor memory c, uint256 steps)
+        private
+        returns (uint256 id, PriceBook.Order memory o, uint256)
+    {
+        while (c.tick != 0) {
+            uint256 key = PriceBook.levelKey(roundId, side, c.tick);
+            if (c.index < _book.levels[key].tail) {
+                id = PriceBook.orderId(key, c.index);
+                o = _book.orders[id];
+                if (o.owner != address(0)) return (id, o, steps);
+                if (steps == 0) return (0, o, 0);
+                // unchecked: steps != 0; index < tail < 2^40.
+                unchecked {
+                    --steps;
+                    ++c.index;
+                }
+            } else {
+                delete _book.levels[key];
+                uint256 tick = _book.worse(roundId, side, c.tick);
+                c.tick = uint24(tick);
+                c.index = tick == 0 ? 0 : _book.levels[PriceBook.levelKey(roundId, side, tick)].head;
+            }
+        }
+        return (0, o, steps);
+    }
+
+    /// @dev Pairs eligible bids and asks at the clearing price and refunds the rest.
+    /// Returns true once both sides are walked to the end.
+    function _settleOrders(uint256 roundId, Header memory h, Cursor memory bid, Cursor memory ask, uint256 steps)
+        private
+        returns (bool)
+    {
+        uint256 price = uint256(h.priceTick) * TICK_SIZE;
+        while (steps != 0) {
+            uint256 bidId;
+            uint256 askId;
+            PriceBook.Order memory b;
+            PriceBook.Order memory a;
+            (bidId, b, steps) = _seek(roundId, Side.Buy, bid, steps);
+            (askId, a, steps) = _seek(roundId, Side.Sell, ask, steps);
+            if (steps == 0) return false;
+            bool bidEligible = b.owner != address(0) && h.priceTick != 0 && bid.tick >= h.priceTick;
+            bool askEligible = a.owner != address(0) && h.priceTick != 0 && ask.tick <= h.priceTick;
+            if (bidEligible && askEligible) {
+                uint256 work = _pair(h, bid, ask, bidId, b, askId, a);
+                // a pair may finish two orders on the last step: the call then does
+                // maxSteps + 1 steps of work, still bounded
+                steps = steps > work ? steps - work : 0;
+            } else if (b.owner != address(0)) {
+                _finishBid(bidId, b, bid, price);
+                --steps;
+            } else if (a.owner != address(0)) {
+                _finishAsk(askId, a, ask);
+                --steps;
+            } else {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /// @dev Fills the bid and the ask at the cursors against each other as far as the
+    /// smaller remainder goes; finishes whichever is done. Returns how many it finished.
+    function _pair(
+        Header memory h,
+        Cursor memory bid,
+        Cursor memory ask,
+        uint256 bidId,
+        PriceBook.Order memory b,
+        uint256 askId,
+        PriceBook.Order memory a
+    ) private returns (uint256 work) {
+        uint256 price = uint256(h.priceTick) * TICK_SIZE;
+        uint256 moved;
+        // unchecked: cursor amounts never exceed their order's amount; sums of settled
+        // WATT stay below the WATT supply (< 2^40 Wh).
+        unchecked {
+            uint256 piece = b.amountWh - bid.amountWh;
+            if (a.amountWh - ask.amountWh < piece) piece = a.amountWh - ask.amountWh;
+            moved = _settle(a.owner, b.owner, askId, bidId, piece, price, true, true);
+            h.settledWh += uint64(moved);
+            bid.amountWh += uint64(moved);
+            ask.amountWh += uint64(moved);
+            if (moved < piece) {
+                _closeShortAsk(askId, a, ask);
+                ++work;
+            } else if (ask.amountWh == a.amountWh) {
+                _finishAsk(askId, a, ask);
+                ++work;
+            }
+        }
+        if (bid.amountWh == b.amountWh) {
+            _finishBid(bidId, b, bid, price);
+            ++work;
+        }
+    }
+
+    /// @dev A bid is done: it paid `filled * price / 1000` out of its lock; the rest of
+    /// the lock (price improvement and unfilled remainder) goes back.
+    function _finishBid(uint256 id, PriceBook.Order memory b, Cursor memory c, uint256 price) private {
+        uint256 filled = c.amountWh;
+        (,,, uint256 tick,) = PriceBook.decode(id);
+        delete _book.orders[id];
+        if (filled < b.amountWh) emit OrderRemoved(id, b.owner, RemovalReason.Unfilled, b.amountWh - filled);
+        uint256 refund = _cost(b.amountWh, tick * TICK_SIZE) - _cost(filled, price);
+        if (refund != 0) BATTERY.unlockTsl(b.owner, refund);
+        _advance(c);
+    }
+
+    function _finishAsk(uint256 id, PriceBook.Order memory a, Cursor memory c) private {
+        uint256 filled = c.amountWh;
+        delete _book.orders[id];
+        if (filled < a.amountWh) {
+            emit OrderRemoved(id, a.owner, RemovalReason.Unfilled, a.amountWh - filled);
+            BATTERY.unlockWatt(a.owner, (a.amountWh - filled) * WH);
+        }
+        _advance(c);
+    }
+
+    /// @dev Rent paid in kind shrank the seller's lock below its order: close it, nothing
+    /// is left locked for it.
+    function _closeShortAsk(uint256 id, PriceBook.Order memory a, Cursor memory c) private {
+        delete _book.orders[id];
+        emit OrderRemoved(id, a.owner, RemovalReason.SellerShortfall, a.amountWh - c.amountWh);
+        _advance(c);
+    }
+
+    function _advance(Cursor memory c) private pure {
+        // unchecked: the index of an existing order is below its level's tail < 2^40.
+        unchecked {
+            ++c.index;
+        }
+        c.amountWh = 0;
+    }
+
+    function _advanceQueue() private {
+        uint256 head = _queueHead;
+        uint256 length = _queue.length;
+        for (uint256 n; n < _QUEUE_ADVANCE && head < length; ++n) {
+            if (_rounds[_queue[head]].header.phase != RoundPhase.Cleared) break;
+            ++head;
+        }
+        _queueHead = head;
+    }
+}

@@ -1,0 +1,101 @@
+"""Giving households WATT and TSL the only ways the system allows, for market tests.
+
+WATT comes from a signed export reading of a meter registered to the household (EIP-712,
+signed with eth-account); TSL from the treasury, then approve + battery.deposit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from eth_account import Account
+from eth_account.messages import encode_typed_data
+from web3 import Web3
+
+from energo.readings import MeterReading, ReadingDomain, SignedReading
+from energo.system import EnergoSystem
+from energo.tx import Sender
+
+#: The highest rated power a meter can have (uint32 W): lets one reading carry a lot.
+RATED_POWER_W = 4_000_000_000
+CHARGE_BPS = 10_000
+
+
+def export_for(stored_wh: int, efficiency_bps: int) -> int:
+    """Exported Wh that mints exactly ``stored_wh`` at ``efficiency_bps``."""
+    return -(-stored_wh * CHARGE_BPS // efficiency_bps)
+
+
+@dataclass
+class MeterState:
+    meter_id: int
+    key: object
+    seq: int = 0
+    timestamp: int = 0
+    export_wh: int = 0
+
+
+@dataclass
+class Funder:
+    """Funds accounts with WATT (via meter readings) and TSL (via the treasury)."""
+
+    system: EnergoSystem
+    relayer: Sender
+    meters: dict[str, MeterState] = field(default_factory=dict)
+    next_meter_id: int = 1000
+
+    @property
+    def w3(self) -> Web3:
+        return self.system.w3
+
+    def _meter(self, account: str) -> MeterState:
+        meter = self.meters.get(account)
+        if meter is None:
+            key = Account.create()
+            meter = MeterState(self.next_meter_id, key)
+            self.next_meter_id += 1
+            self.system.roles.registrar.transact(
+                self.system.ledger.functions.registerMeter(
+                    meter.meter_id, key.address, account, 0, RATED_POWER_W, 0, 0
+                )
+            )
+            meter.timestamp = self.w3.eth.get_block("latest")["timestamp"]
+            self.meters[account] = meter
+        return meter
+
+    def _signed_export(self, account: str, stored_wh: int) -> bytes:
+        meter = self._meter(account)
+        efficiency = self.system.battery.functions.chargeEfficiencyBps().call()
+        meter.export_wh += export_for(stored_wh, efficiency)
+        meter.seq += 1
+        now = self.w3.eth.get_block("latest")["timestamp"]
+        meter.timestamp = max(meter.timestamp + 1, now)
+        reading = MeterReading(meter.meter_id, meter.seq, meter.timestamp, 0, meter.export_wh, 0)
+        domain = ReadingDomain(self.w3.eth.chain_id, self.system.ledger.address)
+        signed = Account.sign_message(encode_typed_data(full_message=domain.typed_data(reading)), meter.key.key)
+        return SignedReading(reading, signed.r, signed.s, signed.v).record()
+
+    def give_watt(self, accounts: str | list[str], wh: int) -> None:
+        """Mints ``wh`` Wh of WATT to each account through one batch of signed readings."""
+        if isinstance(accounts, str):
+            accounts = [accounts]
+        for start in range(0, len(accounts), 100):
+            batch = b"".join(self._signed_export(a, wh) for a in accounts[start:start + 100])
+            self.relayer.transact(self.system.ledger.functions.submitReadings(batch))
+
+    def give_tsl(self, household: Sender, amount: int) -> None:
+        """Treasury -> household, then the household deposits it in the battery."""
+        tsl, battery = self.system.tsl, self.system.battery
+        self.system.roles.treasury.transact(tsl.functions.transfer(household.address, amount))
+        household.transact(tsl.functions.approve(battery.address, amount))
+        household.transact(battery.functions.deposit(amount))
+
+
+def balances(system: EnergoSystem, account: str) -> dict[str, int]:
+    battery = system.battery.functions
+    return {
+        "watt": battery.balanceOf(account).call(),
+        "locked_watt": battery.lockedWattOf(account).call(),
+        "free_tsl": battery.freeTslOf(account).call(),
+        "locked_tsl": battery.lockedTslOf(account).call(),
+    }
