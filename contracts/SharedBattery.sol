@@ -41,6 +41,12 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
     uint256 private constant _MAX_80 = AccountBook.MAX_80;
     uint256 private constant _MAX_96 = (1 << 96) - 1;
     uint256 private constant _BPS = 10_000;
+    // Bit offsets of the counters in the energy word (see AccountBook).
+    uint256 private constant _GENERATED = 40;
+    uint256 private constant _STORED = 80;
+    uint256 private constant _FROM_BATTERY = 120;
+    uint256 private constant _FROM_GRID = 160;
+    uint256 private constant _SPILLED = 200;
 
     IERC20 public immutable TSL;
 
@@ -423,9 +429,11 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
         returns (uint256 storedWh, uint256 spilledWh, uint256 fromBatteryWh, uint256 fromGridWh)
     {
         if (msg.sender != _ledger) revert BatteryNotLedger(msg.sender);
+        // The hot path of every reading works on the packed words directly (no memory
+        // structs): one read and one write of the holding and of the energy word.
         uint256 config = _config;
-        Holding memory h = _settle(account, _accrue(config), config);
-        EnergyBook memory e = AccountBook.unpackEnergy(_energy[account]); // after settle: it may shrink the lock
+        uint256 holding = _settledWord(account, _accrue(config), config);
+        uint256 energy = _energy[account]; // read after settling: rent in kind may shrink the lock
         uint256 grid = _grid;
         uint256 supply = grid & _MAX_40;
         if (exportedWh != 0) {
@@ -441,24 +449,26 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
             } else {
                 spilledWh = exportedWh;
             }
-            e.generatedWh = AccountBook.addSaturating40(e.generatedWh, exportedWh);
-            e.storedWh = AccountBook.addSaturating40(e.storedWh, storedWh);
-            e.spilledWh = AccountBook.addSaturating40(e.spilledWh, spilledWh);
-            // storedWh <= free capacity, so supply and the balance stay below 2^40 Wh / 2^88.
+            energy = _addCounter(energy, _GENERATED, exportedWh);
+            energy = _addCounter(energy, _STORED, storedWh);
+            energy = _addCounter(energy, _SPILLED, spilledWh);
+            // storedWh <= free capacity: the supply stays <= capacity < 2^40 Wh and the
+            // balance (<= supply * WH < 2^88) cannot carry out of its field.
             supply += storedWh;
-            h.watt += storedWh * WH;
+            holding += storedWh * WH;
         }
         if (importedWh != 0) {
-            uint256 spendableWh = (h.watt - e.lockedWh * WH) / WH;
+            uint256 spendableWh = ((holding & AccountBook.MAX_88) - (energy & _MAX_40) * WH) / WH;
             fromBatteryWh = importedWh < spendableWh ? importedWh : spendableWh;
             fromGridWh = importedWh - fromBatteryWh;
-            e.fromBatteryWh = AccountBook.addSaturating40(e.fromBatteryWh, fromBatteryWh);
-            e.fromGridWh = AccountBook.addSaturating40(e.fromGridWh, fromGridWh);
+            energy = _addCounter(energy, _FROM_BATTERY, fromBatteryWh);
+            energy = _addCounter(energy, _FROM_GRID, fromGridWh);
             supply -= fromBatteryWh;
-            h.watt -= fromBatteryWh * WH;
+            // fromBatteryWh * WH <= the spendable balance, so the field cannot borrow.
+            holding -= fromBatteryWh * WH;
         }
-        _holdings[account] = h.pack();
-        _energy[account] = e.pack();
+        _holdings[account] = holding;
+        _energy[account] = energy;
         if (storedWh != fromBatteryWh) {
             _grid = (grid & ~_MAX_40) | supply;
             // One Transfer for the net change, as the ERC-20 sees only the net.
@@ -670,43 +680,59 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
     }
 
     /// @dev Settles `account`'s rent up to `index` and returns its holding, NOT yet
-    /// written back (the caller changes it further and writes once). Rent in kind is
-    /// applied here in full: WATT to the operator, the lock shrunk to what is left.
-    function _settle(address account, uint256 index, uint256 config) private returns (Holding memory h) {
-        h = AccountBook.unpackHolding(_holdings[account]);
-        if (h.rentCheckpoint == index) return h;
+    /// written back (the caller changes it further and writes once).
+    function _settle(address account, uint256 index, uint256 config) private returns (Holding memory) {
+        return AccountBook.unpackHolding(_settledWord(account, index, config));
+    }
+
+    /// @dev `_settle` on the packed word. Rent in kind is applied here in full: WATT to
+    /// the operator, the account's lock shrunk to what is left.
+    function _settledWord(address account, uint256 index, uint256 config) private returns (uint256 holding) {
+        holding = _holdings[account];
+        uint256 checkpoint = holding >> 176;
+        if (checkpoint == index) return holding;
+        // Replace the checkpoint (the top field) with the current index.
+        holding = (holding & ((uint256(1) << 176) - 1)) | (index << 176);
         address operator_ = address(uint160(config));
-        uint256 due = account == operator_ ? 0 : RentIndex.rentDue(h.watt, index, h.rentCheckpoint);
-        h.rentCheckpoint = index;
-        if (due == 0) return h;
-        if (due <= h.freeTsl) {
-            // Cannot underflow: due <= freeTsl.
-            unchecked {
-                h.freeTsl -= due;
-            }
+        if (account == operator_) return holding; // the operator is rent-exempt
+        uint256 watt = holding & AccountBook.MAX_88;
+        uint256 due = RentIndex.rentDue(watt, index, checkpoint);
+        if (due == 0) return holding;
+        uint256 free = (holding >> 88) & AccountBook.MAX_88;
+        if (due <= free) {
             // Collected rent is at most the TSL supply, far below its 136 bits.
             _rent += due << 120;
-            return h;
+            // due <= free: the subtraction stays inside the free-TSL field.
+            return holding - (due << 88);
         }
-        uint256 shortfall = due - h.freeTsl;
-        _rent += h.freeTsl << 120;
-        h.freeTsl = 0;
+        uint256 shortfall = due - free;
+        _rent += free << 120;
         uint256 wattPaid = RentIndex.wattInKind(shortfall, _grid >> 160);
-        if (wattPaid > h.watt) wattPaid = h.watt; // all it has: nothing is left owing
+        if (wattPaid > watt) wattPaid = watt; // all it has: nothing is left owing
         // Cannot underflow: wattPaid <= watt.
         unchecked {
-            h.watt -= wattPaid;
+            watt -= wattPaid;
         }
+        holding = (holding >> 176 << 176) | watt; // free TSL is now zero
         if (wattPaid != 0) {
             // The operator's balance stays below the supply, below 2^88: adding to the
             // low field of its word cannot carry into the free-TSL field.
             _holdings[operator_] += wattPaid;
             uint256 energy = _energy[account];
-            uint256 keepWh = h.watt / WH;
+            uint256 keepWh = watt / WH;
             if (energy & _MAX_40 > keepWh) _energy[account] = (energy & ~_MAX_40) | keepWh;
             emit Transfer(account, operator_, wattPaid);
         }
         emit RentPaidInKind(account, shortfall, wattPaid);
+    }
+
+    /// @dev Adds to the 40-bit counter at `shift`, stopping at its ceiling (1.1 TWh) rather
+    /// than reverting: a counter is informational and must never block a meter's readings.
+    function _addCounter(uint256 energy, uint256 shift, uint256 amount) private pure returns (uint256) {
+        uint256 counter = (energy >> shift) & _MAX_40;
+        uint256 sum = counter + amount;
+        if (sum > _MAX_40) sum = _MAX_40;
+        return energy + ((sum - counter) << shift);
     }
 
     function _requireWholeWh(uint256 wattAmount) private pure {
