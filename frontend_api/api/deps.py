@@ -86,12 +86,18 @@ def checked_address(value: str, what: str = "address") -> str:
     return value
 
 
-def path_address(address: Annotated[str, Path(description="EIP-55 checksummed account address",
+ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
+
+
+def path_address(address: Annotated[str, Path(description="EIP-55 checksummed account address (the checksum "
+                                                          "itself is checked too: 400 when wrong)",
+                                              pattern=ADDRESS_PATTERN,
                                               examples=["0x976EA74026E726554dB657fA54763abd0C3a0aa9"])]) -> str:
     return checked_address(address)
 
 
-def query_account(account: Annotated[str | None, Query(description="Only this account (EIP-55 address)")] = None,
+def query_account(account: Annotated[str | None, Query(description="Only this account (EIP-55 address)",
+                                                      pattern=ADDRESS_PATTERN)] = None,
                   ) -> str | None:
     return None if account is None else checked_address(account, "account")
 

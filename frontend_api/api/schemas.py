@@ -10,6 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+ADDRESS = r"^0x[0-9a-fA-F]{40}$"
 Decimal = Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", examples=["2018.23"])
 
 
@@ -283,7 +284,7 @@ class UnsignedTx(Model):
 
 
 class OrderRequest(Model):
-    account: str = Field(examples=["0x976EA74026E726554dB657fA54763abd0C3a0aa9"])
+    account: str = Field(pattern=ADDRESS, examples=["0x976EA74026E726554dB657fA54763abd0C3a0aa9"])
     side: Literal["buy", "sell"]
     price: str = Field(description="TSL per kWh", examples=["0.45"], max_length=80)
     amountKwh: str = Field(description="kWh (= WATT), a multiple of 0.001", examples=["1.5"], max_length=80)
@@ -292,11 +293,11 @@ class OrderRequest(Model):
 
 
 class CancelRequest(Model):
-    account: str
+    account: str = Field(pattern=ADDRESS)
 
 
 class AmountRequest(Model):
-    account: str
+    account: str = Field(pattern=ADDRESS)
     amount: str = Field(description="TSL", examples=["25"], max_length=80)
 
 

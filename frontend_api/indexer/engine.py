@@ -122,7 +122,9 @@ class Indexer:
         self._by_address: dict[str, tuple[EventSource, dict[bytes, dict]]] = {
             Web3.to_checksum_address(s.address): (s, s.topics()) for s in sources
         }
-        self.identity = ",".join(sorted(self._by_address))
+        # The genesis hash tells a restarted local chain (same addresses, new history) apart.
+        genesis = Web3.to_hex(w3.eth.get_block(0)["hash"])
+        self.identity = genesis + ":" + ",".join(sorted(self._by_address))
         self.head: int | None = None
         self.last_error: str | None = None
         self.last_step_at: float | None = None
@@ -147,8 +149,9 @@ class Indexer:
             row = self._cursor(conn)
             if row and (row.chain_id != self.chain_id or row.contracts != self.identity):
                 raise IndexMismatch(
-                    f"the database indexes chain {row.chain_id} contracts {row.contracts}, not chain "
-                    f"{self.chain_id} contracts {self.identity}: give this deployment its own database"
+                    f"the database indexes chain {row.chain_id} (genesis:contracts {row.contracts}), not chain "
+                    f"{self.chain_id} ({self.identity}): a restarted chain or another deployment; give it its "
+                    "own database (or delete this one to re-index)"
                 )
 
     def _set_cursor(self, conn: Connection, number: int, block_hash: str) -> None:

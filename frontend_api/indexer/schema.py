@@ -32,7 +32,7 @@ cursor = Table(
     Column("block_number", BigInteger, nullable=False),
     Column("block_hash", String(66), nullable=False),
     Column("chain_id", BigInteger, nullable=False),
-    Column("contracts", String(400), nullable=False),  # which deployment this index belongs to
+    Column("contracts", String(1000), nullable=False),  # genesis hash and contracts: whose index this is
 )
 
 #: Hashes of indexed blocks (batch ends and blocks with logs), to detect reorgs.

@@ -101,3 +101,9 @@ def client(db_kind: str, request, tmp_path_factory, api_anvil: Anvil, deployment
     with TestClient(create_app(settings)) as test_client:
         sync(test_client)
         yield test_client
+
+
+@pytest.fixture
+def db_factory(db_kind: str, request, tmp_path_factory):
+    """Makes fresh empty databases of this run's kind: db_factory(name) -> URL."""
+    return lambda name: fresh_database(db_kind, request, tmp_path_factory, f"energo_{name}_{db_kind}")

@@ -44,10 +44,10 @@ def test_freshness_headers(client, scenario):
     assert int(response.headers["X-Energo-Indexed-Block"]) > 0
 
 
-def test_malformed_address_is_a_400(client):
+def test_malformed_address_is_refused_by_the_schema(client):
     response = client.get("/api/v1/accounts/0x1234")
-    assert response.status_code == 400
-    assert response.json()["error"] == "invalid_address"
+    assert response.status_code == 422
+    assert response.json()["error"] == "invalid_request" and "pattern" in response.json()["detail"]
 
 
 def test_unchecksummed_address_is_a_400_with_the_right_form(client, scenario):
