@@ -6,9 +6,9 @@ import pytest
 from eth_account import Account
 from web3 import Web3
 
+from energo.constants import WATT_PER_WH as WH
 from energo.system import REGISTRAR_ROLE
 from energo.tx import TxFailed
-from energo.constants import WATT_PER_WH as WH
 
 MAX_40 = 2**40 - 1
 BATTERY_METER = 1
