@@ -89,6 +89,15 @@ class Scenario:
             signed.append(self.signers[BATTERY_METER].sign(MeterReading(BATTERY_METER, reg[0], now, 0, 0, soc_wh)))
         return self.relayer.transact(self.system.ledger.functions.submitReadings(pack_batch(signed)))
 
+    def report_state_of_charge(self) -> None:
+        """The battery meter reports a charge equal to the WATT supply (plus a margin)."""
+        now = self.w3.eth.get_block("latest")["timestamp"]
+        reg = self.registers[BATTERY_METER]
+        reg[0] += 1
+        soc = self.system.battery.functions.supplyWh().call() + 150
+        signed = self.signers[BATTERY_METER].sign(MeterReading(BATTERY_METER, reg[0], now, 0, 0, soc))
+        self.relayer.transact(self.system.ledger.functions.submitReadings(pack_batch([signed])))
+
     # ------------------------------------------------------------ tokens and orders
 
     def fund(self, account: Sender, tsl_amount: int, deposit: int = 0) -> None:
@@ -106,31 +115,55 @@ class Scenario:
         return events[0]["args"]["orderId"] if events else 0
 
 
-def build_scenario(w3: Web3, accounts: list[str], mode: str = "continuous") -> Scenario:
-    """accounts: anvil's dev accounts, at least 10 (roles 0-4, households from 5)."""
+#: A sunny day's PV surplus (Wh per hour) of a household, from 00:00.
+SOLAR = [0, 0, 0, 0, 0, 0, 100, 500, 1100, 1800, 2400, 2800, 3000, 2900, 2500, 1900, 1200, 500, 100, 0, 0, 0]
+EVENING_LOAD = [300, 200, 200, 200, 200, 300, 500, 400, 200, 100, 100, 100, 100, 100, 100, 200, 300, 600, 900, 1000,
+                800, 500]
+
+
+def build_scenario(w3: Web3, accounts: list[str], mode: str = "continuous", day: bool = True) -> Scenario:
+    """accounts: anvil's dev accounts, at least 10 (roles 0-4, households from 5).
+
+    With `day`, 22 hourly readings of the neighbours (B exports a solar curve, C and D
+    consume, D has a small array) and a few trades come first, so the community's day
+    has a shape; then household A (the page's user) gets its known numbers: generated
+    3 kWh, stored 2.85 kWh, 0.5 kWh from the battery, 0.5 kWh bought from B at 0.40.
+    """
     senders = [Sender(w3, a) for a in accounts]
     roles = Roles(admin=senders[0], treasury=senders[1], operator=senders[2], registrar=senders[3])
     system = deploy_system(w3, roles, SystemConfig())
     market = deploy_market(roles.admin, system, mode)
     households = senders[5:]
     sc = Scenario(w3, system, market, roles, households, relayer=senders[4])
-    a, b, c = households[0], households[1], households[2]
-    sc.register_meter(1, a.address)
-    sc.register_meter(2, b.address)
-    sc.register_meter(3, c.address)
+    a, b, c, d = households[0], households[1], households[2], households[3]
+    for meter_id, who in ((1, a), (2, b), (3, c), (4, d)):
+        sc.register_meter(meter_id, who.address)
     sc.register_meter(BATTERY_METER, roles.operator.address, battery=True, rated_w=200_000)
-    # A and B export PV surplus into the battery, C consumes from the grid.
-    sc.read({1: (0, 3_000), 2: (0, 5_000), 3: (1_200, 0)}, soc_wh=7_600)
-    sc.read({1: (500, 0), 2: (0, 1_000), 3: (800, 200)}, soc_wh=8_000)
-    sc.fund(a, 1_000 * TSL, deposit=100 * TSL)
     sc.fund(b, 1_000 * TSL, deposit=50 * TSL)
     sc.fund(c, 1_000 * TSL, deposit=20 * TSL)
+    sc.fund(d, 1_000 * TSL, deposit=10 * TSL)
+    if day:
+        trades_at = {9: 420, 12: 380, 14: 410, 17: 460, 19: 520}
+        for hour, (pv, load) in enumerate(zip(SOLAR, EVENING_LOAD, strict=True)):
+            sc.read({2: (load // 2, pv), 3: (load, 0), 4: (load // 2 + 100, pv // 4)})
+            sc.report_state_of_charge()
+            if hour in trades_at:
+                sc.place(b, SELL, trades_at[hour] * TICK, 300)
+                sc.place(c, BUY, trades_at[hour] * TICK, 300)
+    # A and B export PV surplus into the battery, C consumes from the grid.
+    sc.read({1: (0, 3_000), 2: (0, 5_000), 3: (1_200, 0)})
+    sc.report_state_of_charge()
+    sc.read({1: (500, 0), 2: (0, 1_000), 3: (800, 200)})
+    sc.report_state_of_charge()
+    sc.fund(a, 1_000 * TSL, deposit=100 * TSL)
     # B sells; A buys half of it at B's price; more orders rest on both sides.
     sc.place(b, SELL, 400 * TICK, 1_000)
     sc.place(a, BUY, 400 * TICK, 500)
     sc.place(b, SELL, 500 * TICK, 1_000)
     sc.place(c, BUY, 300 * TICK, 400)
     sc.place(a, BUY, 350 * TICK, 200)
+    sc.place(d, SELL, 550 * TICK, 600)
+    sc.place(d, BUY, 320 * TICK, 300)
     return sc
 
 
