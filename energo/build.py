@@ -110,7 +110,13 @@ def compile_all() -> dict[str, dict]:
                 "abi": data["abi"],
                 "bytecode": "0x" + bytecode,
                 "deployedBytecode": "0x" + data["evm"]["deployedBytecode"]["object"],
-                "immutableReferences": data["evm"]["deployedBytecode"].get("immutableReferences", {}),
+                # Byte ranges filled in at deployment, sorted; the compiler keys them by AST
+                # ids, which shift whenever any other source changes.
+                "immutableReferences": sorted(
+                    (ref for refs in data["evm"]["deployedBytecode"].get("immutableReferences", {}).values()
+                     for ref in refs),
+                    key=lambda ref: ref["start"],
+                ),
                 "methodIdentifiers": data["evm"]["methodIdentifiers"],
             }
     warnings = [e for e in output.get("errors", []) if e["severity"] == "warning"]

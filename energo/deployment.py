@@ -186,11 +186,10 @@ def default_deployments_path(chain_id: int, root: Path | None = None) -> Path:
 # ---------------------------------------------------------------- code checks
 
 
-def _masked(code: bytes, immutable_refs: dict) -> bytes:
+def _masked(code: bytes, immutable_refs: list[dict]) -> bytes:
     out = bytearray(code)
-    for refs in immutable_refs.values():
-        for ref in refs:
-            out[ref["start"]: ref["start"] + ref["length"]] = b"\x00" * ref["length"]
+    for ref in immutable_refs:
+        out[ref["start"]: ref["start"] + ref["length"]] = b"\x00" * ref["length"]
     return bytes(out)
 
 
@@ -200,7 +199,7 @@ def code_matches(name: str, code: bytes) -> bool:
     expected = bytes.fromhex(art["deployedBytecode"][2:])
     if len(code) != len(expected):
         return False
-    refs = art.get("immutableReferences", {})
+    refs = art.get("immutableReferences", [])
     return _masked(code, refs) == _masked(expected, refs)
 
 

@@ -73,7 +73,7 @@ class Anvil:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 20.0) -> "Anvil":
+    def start(self, timeout: float = 20.0) -> Anvil:
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.process = subprocess.Popen(
             [anvil_executable(), *qtum_like_args(self.port, self.accounts), *self.extra_args],
@@ -105,7 +105,7 @@ class Anvil:
                 self.process.wait()
         self.process = None
 
-    def __enter__(self) -> "Anvil":
+    def __enter__(self) -> Anvil:
         return self.start()
 
     def __exit__(self, *exc) -> None:
