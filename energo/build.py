@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -74,6 +75,10 @@ def standard_input() -> dict:
     }
 
 
+def _is_library(source: str, name: str) -> bool:
+    return re.search(rf"^\s*library\s+{re.escape(name)}\b", source, re.MULTILINE) is not None
+
+
 def compile_all() -> dict[str, dict]:
     """Returns artifacts by contract name for every deployable contract in contracts/."""
     request = standard_input()
@@ -96,8 +101,8 @@ def compile_all() -> dict[str, dict]:
             continue
         for name, data in contracts.items():
             bytecode = data["evm"]["bytecode"]["object"]
-            if not bytecode:  # abstract contracts and libraries without code
-                continue
+            if not bytecode or _is_library(request["sources"][source]["content"], name):
+                continue  # abstract contracts and internal libraries are not deployed
             metadata = json.loads(data["metadata"])
             artifacts[name] = {
                 "contractName": name,
