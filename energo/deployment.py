@@ -273,13 +273,14 @@ class Deployer:
             raise DeploymentMismatch(f"SharedBattery at {battery} is bound to ledger {bound}, not {ledger}")
         self._ensure_role("MeterLedger", ledger, REGISTRAR_ROLE, registrar, "REGISTRAR_ROLE")
 
-        market_name, market_args = market_constructor(cfg, deployer, battery)
-        if market_name:
-            market = self._ensure(market_name, market_args)
-            self._ensure_role("SharedBattery", battery, MARKET_ROLE, market, "MARKET_ROLE")
+        market_name, market_args = market_constructor(cfg, battery)
+        market = self._ensure(market_name, market_args)
+        self._ensure_role("SharedBattery", battery, MARKET_ROLE, market, "MARKET_ROLE")
 
+        # Markets have no admin: their configuration is immutable and the battery's
+        # pause stops their hooks. The admin role lives on the battery and the ledger.
         if admin != deployer:
-            for name in ("SharedBattery", "MeterLedger", *([market_name] if market_name else [])):
+            for name in ("SharedBattery", "MeterLedger"):
                 address = self.deployments.contracts[name]
                 self._ensure_role(name, address, DEFAULT_ADMIN_ROLE, admin, "DEFAULT_ADMIN_ROLE")
                 if self.backend.call(name, address, "hasRole", [DEFAULT_ADMIN_ROLE, deployer]):
@@ -288,13 +289,20 @@ class Deployer:
         return self.result
 
 
-def market_constructor(cfg: DeployConfig, admin: str, battery: str) -> tuple[str | None, list]:
-    """The market contract for the configured mode and its constructor arguments."""
-    try:
-        from energo import market as market_module
-    except ImportError:
-        return None, []
-    return market_module.constructor_for(cfg.market, admin, battery)
+MARKET_CONTRACTS = {"continuous": "ContinuousMarket", "auction": "CallAuctionMarket"}
+ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
+
+
+def market_constructor(cfg: DeployConfig, battery: str) -> tuple[str, list]:
+    """The market contract for the configured mode and its constructor arguments
+    (IMarket.MarketConfig; the call auction adds its round length)."""
+    m = cfg.market
+    market_config = (m.tick_size, m.min_size_wh, m.fee_bps, m.fee_recipient or ZERO_ADDRESS, m.price_cap)
+    name = MARKET_CONTRACTS[m.mode]
+    args: list = [battery, market_config]
+    if m.mode == "auction":
+        args.append(m.round_length_s)
+    return name, args
 
 
 def deploy(backend: Backend, config: DeployConfig, deployments_path: Path, log=print) -> DeployResult:

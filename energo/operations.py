@@ -92,7 +92,8 @@ class Operations:
     # ------------------------------------------------------------ admin
 
     def _admin_contracts(self) -> list[str]:
-        return [n for n in self.deployments.contracts if n != "TslToken"]
+        # Pausing the battery also stops every market's hooks (markets have no admin).
+        return ["SharedBattery", "MeterLedger"]
 
     def pause(self) -> list[str]:
         return self._set_paused(True)
