@@ -39,9 +39,9 @@ def market_env(w3, deployed: EnergoSystem, relayer: Sender, households: list[Sen
     continuous = deploy_market(deployed, "continuous", CONFIG, name="test-continuous")
     auction = deploy_market(deployed, "auction", CONFIG, name="test-auction")
     traders = households[:FUNDED]
-    funder.give_watt([t.address for t in traders], WATT_EACH_WH)
-    for trader in traders:
+    for trader in traders:  # TSL first, so storage rent is prepaid from the start
         funder.give_tsl(trader, TSL_EACH)
+    funder.give_watt([t.address for t in traders], WATT_EACH_WH)
     try:
         yield MarketEnv(deployed, funder, continuous, auction, traders)
     finally:

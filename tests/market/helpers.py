@@ -88,7 +88,9 @@ class Funder:
         tsl, battery = self.system.tsl, self.system.battery
         self.system.roles.treasury.transact(tsl.functions.transfer(household.address, amount))
         household.transact(tsl.functions.approve(battery.address, amount))
-        household.transact(battery.functions.deposit(amount))
+        # explicit gas: if the household already holds WATT and no TSL, rent paid in kind
+        # can start between estimate and inclusion and cost more than the estimate
+        household.transact(battery.functions.deposit(amount), gas=300_000)
 
 
 def balances(system: EnergoSystem, account: str) -> dict[str, int]:

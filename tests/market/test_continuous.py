@@ -17,8 +17,8 @@ P = 500 * CONFIG.tick_size  # 0.5 TSL per kWh
 TICK = CONFIG.tick_size
 
 
-def place(market, trader, side, price, amount, expires_at=0, ioc=False):
-    receipt = trader.transact(market.functions.placeOrder(side, price, amount, expires_at, ioc))
+def place(market, trader, side, price, amount, expires_at=0, ioc=False, gas=None):
+    receipt = trader.transact(market.functions.placeOrder(side, price, amount, expires_at, ioc), gas=gas)
     placed = market.events.OrderPlaced().process_receipt(receipt, errors=DISCARD)
     return (placed[0]["args"]["orderId"] if placed else 0), receipt
 
@@ -284,11 +284,12 @@ def test_fee_goes_to_the_fee_recipient(env):
 
 def test_seller_shortfall_closes_the_maker_and_never_blocks_the_taker(env, cda, w3, households, funder_free_seller):
     seller = funder_free_seller  # holds WATT, no prepaid TSL: rent will be paid in kind
-    ask_id, _ = place(cda, seller, Side.SELL, P, 1_000)
+    # explicit gas: rent in kind may start between estimate and inclusion
+    ask_id, _ = place(cda, seller, Side.SELL, P, 1_000, gas=400_000)
     other_id, _ = place(cda, env.traders[2], Side.SELL, P, 1_000)
     time_travel(w3, 50 * 86_400)  # rent in kind shrinks the seller's lock
     buyer = env.traders[1]
-    _, receipt = place(cda, buyer, Side.BUY, P, 1_500)
+    _, receipt = place(cda, buyer, Side.BUY, P, 1_500, gas=1_000_000)
     fills = trades(cda, receipt)
     removed = removals(cda, receipt)
     assert removed[0]["orderId"] == ask_id and removed[0]["reason"] == RemovalReason.SELLER_SHORTFALL
