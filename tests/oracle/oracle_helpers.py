@@ -98,3 +98,41 @@ def accepted_readings(w3: Web3, ledger_address: str, from_block: int = 0) -> lis
 def all_reading_events(w3: Web3, ledger_address: str, from_block: int = 0) -> list:
     logs = w3.eth.get_logs({"address": ledger_address, "fromBlock": from_block, "toBlock": "latest"})
     return list(decode_reading_events(logs, ledger_address))
+
+
+def gateway_settings(w3: Web3, system, directory: Path, meters: int = 2, register: bool = True,
+                     interval_s: float = 0.2, confirmations: int = 1, first_meter_id: int = 100,
+                     source: dict | None = None, rpc_url: str | None = None, **sections):
+    """A gateway's settings (a dict, as in gateway.toml) with fresh keys in `directory`;
+    the sender is funded and, unless register=False, the meters are registered."""
+    sender_keystore, sender_key, sender = make_key(directory, "sender")
+    fund(w3, sender)
+    passfile = directory / "passphrase"
+    meter_entries, meter_keys = [], {}
+    for index in range(meters):
+        meter_id = first_meter_id + index
+        keystore, key, signer = make_key(directory, f"meter-{meter_id}")
+        meter_keys[meter_id] = key
+        if register:
+            register_meter(system, meter_id, signer, w3.eth.accounts[6 + index % 10])
+        meter_entries.append({
+            "id": meter_id,
+            "key": {"keystore": str(keystore), "passphrase_file": str(passfile)},
+            "interval_s": interval_s,
+            "source": source or {"type": "simulated_household", "seed": meter_id},
+        })
+    settings = {
+        "chain": {"rpc_url": rpc_url or w3.provider.endpoint_uri, "chain_id": 8890,
+                  "ledger_address": system.ledger.address, "confirmations": confirmations,
+                  "poll_interval_s": 0.05, "resend_after_s": 2.0, "rpc_timeout_s": 5.0},
+        "sender": {"keystore": str(sender_keystore), "passphrase_file": str(passfile)},
+        "outbox": {"path": str(directory / "outbox.sqlite")},
+        "batch": {"max_readings": 50, "max_delay_s": 0.2, "drain_timeout_s": 10.0},
+        "failures": {"backoff_initial_s": 0.05, "backoff_max_s": 0.5, "max_consecutive": 20},
+        "metrics": {"enabled": True, "host": "127.0.0.1", "port": 0},
+        "log": {"format": "json", "level": "debug"},
+        "meters": meter_entries,
+    }
+    for name, values in sections.items():
+        settings[name] = {**settings.get(name, {}), **values} if isinstance(values, dict) else values
+    return settings, {"dir": directory, "sender": sender, "sender_key": sender_key, "meter_keys": meter_keys}
