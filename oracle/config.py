@@ -58,7 +58,7 @@ class ChainSettings(_Section):
     gas_margin: float = Field(default=1.25, ge=1.0, le=3.0)
     rpc_timeout_s: float = Field(default=10.0, gt=0)
     poll_interval_s: float = Field(default=2.0, gt=0)
-    resend_after_s: float = Field(default=120.0, gt=0)
+    resend_after_s: float = Field(default=120.0, ge=0)
 
 
 
