@@ -21,7 +21,8 @@ def configure_logging(format: str = "auto", level: str = "info", stream=None) ->
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            # "time", not "timestamp": readings carry their own timestamp field.
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
             structlog.processors.format_exc_info,
             renderer,
         ],

@@ -102,7 +102,8 @@ def all_reading_events(w3: Web3, ledger_address: str, from_block: int = 0) -> li
 
 def gateway_settings(w3: Web3, system, directory: Path, meters: int = 2, register: bool = True,
                      interval_s: float = 0.2, confirmations: int = 1, first_meter_id: int = 100,
-                     source: dict | None = None, rpc_url: str | None = None, **sections):
+                     source: dict | None = None, rpc_url: str | None = None, rated_power_w: int = 50_000,
+                     initial_import_wh: int = 0, **sections):
     """A gateway's settings (a dict, as in gateway.toml) with fresh keys in `directory`;
     the sender is funded and, unless register=False, the meters are registered."""
     sender_keystore, sender_key, sender = make_key(directory, "sender")
@@ -114,7 +115,8 @@ def gateway_settings(w3: Web3, system, directory: Path, meters: int = 2, registe
         keystore, key, signer = make_key(directory, f"meter-{meter_id}")
         meter_keys[meter_id] = key
         if register:
-            register_meter(system, meter_id, signer, w3.eth.accounts[6 + index % 10])
+            register_meter(system, meter_id, signer, w3.eth.accounts[6 + index % 10], rated_power_w=rated_power_w,
+                           import_wh=initial_import_wh)
         meter_entries.append({
             "id": meter_id,
             "key": {"keystore": str(keystore), "passphrase_file": str(passfile)},

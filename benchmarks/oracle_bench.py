@@ -1,0 +1,193 @@
+"""Gateway benchmarks: signing speed, outbox-to-confirmed throughput, daemon memory.
+
+Writes benchmarks/results/oracle.json:
+- sign_per_s: readings signed and packed per second on one core (target >= 2,000)
+- e2e_readings_per_s: pre-signed readings from the outbox to confirmed on the local
+  anvil, batches of 50, the daemon's default of one batch in flight
+- e2e_readings_per_s_4_in_flight: the same with four batches in flight
+- rss_mb: peak resident memory (VmHWM) of the daemon process serving 50 simulated meters
+  (target <= 100)
+
+Run: `python -m benchmarks.run oracle` (or `make bench`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from eth_account import Account
+
+from benchmarks.run import print_table, write_results
+from energo.localchain import Anvil
+from energo.readings import MeterReading, ReadingDomain, ReadingSigner
+from energo.system import Roles, deploy_system
+from energo.tx import Sender
+
+ROOT = Path(__file__).resolve().parents[1]
+METERS = 50
+BATCH = 50
+
+
+def bench_signing(count: int = 20_000) -> float:
+    signer = ReadingSigner(bytes(range(1, 33)), ReadingDomain(8890, "0x" + "ab" * 20))
+    started = time.perf_counter()
+    for seq in range(count):
+        signer.sign(MeterReading(7, seq + 1, 1_800_000_000 + seq, 1000 + seq, seq, 0)).record()
+    return count / (time.perf_counter() - started)
+
+
+def _deploy(node: Anvil):
+    w3 = node.web3()
+    accounts = w3.eth.accounts
+    roles = Roles(admin=Sender(w3, accounts[0]), treasury=Sender(w3, accounts[1]),
+                  operator=Sender(w3, accounts[2]), registrar=Sender(w3, accounts[3]))
+    return w3, deploy_system(w3, roles)
+
+
+def _fund(w3, address: str) -> None:
+    tx = w3.eth.send_transaction({"from": w3.eth.accounts[0], "to": address, "value": 10**22,
+                                  "gasPrice": 400 * 10**9, "type": 0})
+    w3.eth.wait_for_transaction_receipt(tx, poll_latency=0.01)
+
+
+def _register(w3, system, meter_ids, signers) -> None:
+    for meter_id, signer in zip(meter_ids, signers, strict=True):
+        system.roles.registrar.transact(system.ledger.functions.registerMeter(
+            meter_id, signer, w3.eth.accounts[5], 0, 100_000, 0, 0))
+
+
+def bench_end_to_end(readings_per_meter: int = 40, in_flight: int = 1) -> float:
+    from oracle.config import BatchSettings, ChainSettings
+    from oracle.ledger import LedgerClient
+    from oracle.logs import configure_logging, get_logger
+    from oracle.metrics import Metrics
+    from oracle.outbox import Outbox
+    from oracle.submitter import Submitter
+    from oracle.transport.evm import EvmTransport
+
+    configure_logging("json", "warning", stream=open(os.devnull, "w"))
+    with tempfile.TemporaryDirectory() as tmp, Anvil() as node:
+        w3, system = _deploy(node)
+        keys = [bytes(Account.create().key) for _ in range(METERS)]
+        meter_ids = list(range(1, METERS + 1))
+        _register(w3, system, meter_ids, [Account.from_key(k).address for k in keys])
+        registered_at = w3.eth.get_block("latest")["timestamp"]
+        # Readings one second apart, ending now: all valid, none in the future.
+        w3.provider.make_request("evm_increaseTime", [readings_per_meter + 5])
+        w3.provider.make_request("evm_mine", [])
+        sender_key = bytes(Account.create().key)
+        _fund(w3, Account.from_key(sender_key).address)
+        domain = ReadingDomain(8890, system.ledger.address)
+        outbox = Outbox(Path(tmp) / "outbox.sqlite")
+        for seq in range(1, readings_per_meter + 1):
+            for meter_id, key in zip(meter_ids, keys, strict=True):
+                outbox.append(ReadingSigner(key, domain).sign(
+                    MeterReading(meter_id, seq, registered_at + seq, seq * 5, seq, 0)))
+        total = outbox.backlog()
+        transport = EvmTransport(node.url, sender_key, chain_id=8890, gas_price_wei=400 * 10**9)
+        chain = ChainSettings(chain_id=8890, ledger_address=system.ledger.address, confirmations=1)
+        submitter = Submitter(outbox, LedgerClient(transport, system.ledger.address, 8890), chain,
+                              BatchSettings(max_readings=BATCH, max_delay_s=0, max_in_flight=in_flight), Metrics(),
+                              get_logger("bench"))
+        started = time.perf_counter()
+        deadline = time.monotonic() + 300
+        while outbox.counts().get("confirmed", 0) < total:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"end-to-end benchmark stalled: {outbox.counts()}")
+            submitter.tick()
+        elapsed = time.perf_counter() - started
+        if outbox.counts() != {"confirmed": total}:
+            raise RuntimeError(f"benchmark readings not all accepted: {outbox.counts()}")
+        outbox.close()
+        return total / elapsed
+
+
+def _peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmHWM in /proc")
+
+
+def bench_daemon_rss(run_s: float = 20.0) -> tuple[float, int]:
+    """Peak RSS of `python -m oracle run` serving 50 simulated meters; also returns how
+    many readings it confirmed meanwhile (a daemon that does nothing proves nothing)."""
+    from oracle.keys import write_keystore
+    from oracle.outbox import Outbox
+
+    sys.path.insert(0, str(ROOT / "tests" / "oracle"))
+    from oracle_helpers import to_toml
+
+    with tempfile.TemporaryDirectory() as tmp, Anvil() as node:
+        directory = Path(tmp)
+        w3, system = _deploy(node)
+        passfile = directory / "pass"
+        passfile.write_text("bench")
+        # Cheap keystores: standard-cost ones are decrypted in a worker process, so
+        # the key cost never shows in the daemon's own peak memory anyway.
+        sender_key = bytes(Account.create().key)
+        write_keystore(directory / "sender.json", sender_key, "bench", scrypt_n=2**10)
+        _fund(w3, Account.from_key(sender_key).address)
+        meters, signers = [], []
+        for meter_id in range(1, METERS + 1):
+            key = bytes(Account.create().key)
+            signers.append(write_keystore(directory / f"m{meter_id}.json", key, "bench", scrypt_n=2**10))
+            meters.append({"id": meter_id, "interval_s": 1.0,
+                           "key": {"keystore": str(directory / f"m{meter_id}.json"), "passphrase_file": str(passfile)},
+                           "source": {"type": "simulated_household", "seed": meter_id}})
+        _register(w3, system, list(range(1, METERS + 1)), signers)
+        config = directory / "gateway.toml"
+        config.write_text(to_toml({
+            "chain": {"rpc_url": node.url, "chain_id": 8890, "ledger_address": system.ledger.address,
+                      "confirmations": 1, "poll_interval_s": 0.2},
+            "sender": {"keystore": str(directory / "sender.json"), "passphrase_file": str(passfile)},
+            "outbox": {"path": str(directory / "outbox.sqlite")},
+            "batch": {"max_readings": BATCH, "max_delay_s": 1.0},
+            "metrics": {"enabled": True, "port": 0},
+            "log": {"format": "json", "level": "info"},
+            "meters": meters,
+        }))
+        process = subprocess.Popen([sys.executable, "-m", "oracle", "run", "--config", str(config)],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=ROOT,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+        try:
+            deadline = time.monotonic() + run_s
+            while time.monotonic() < deadline and process.poll() is None:
+                time.sleep(0.5)
+            if process.poll() is not None:
+                raise RuntimeError(f"daemon exited early: {process.stderr.read().decode()[-2000:]}")
+            peak = _peak_rss_mb(process.pid)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+        confirmed = Outbox(directory / "outbox.sqlite", read_only=True).counts().get("confirmed", 0)
+        return peak, confirmed
+
+
+def main() -> dict[str, float]:
+    sign = bench_signing()
+    e2e = bench_end_to_end(in_flight=1)
+    e2e4 = bench_end_to_end(in_flight=4)
+    rss, confirmed = bench_daemon_rss()
+    metrics = {"sign_per_s": round(sign, 1), "e2e_readings_per_s": round(e2e, 1),
+               "e2e_readings_per_s_4_in_flight": round(e2e4, 1), "rss_mb": round(rss, 1),
+               "rss_run_confirmed_readings": confirmed}
+    write_results("oracle", metrics)
+    print_table("oracle gateway", [
+        ("sign_per_s (one core)", sign, ">= 2,000"),
+        ("e2e_readings_per_s (batches of 50)", e2e, "local anvil, 1 batch in flight"),
+        ("e2e_readings_per_s_4_in_flight", e2e4, "local anvil, 4 batches in flight"),
+        ("rss_mb (daemon, 50 meters)", rss, "<= 100"),
+        ("readings confirmed during RSS run", confirmed, "> 0"),
+    ])
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
