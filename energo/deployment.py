@@ -150,7 +150,7 @@ class Backend(Protocol):
 class Deployments:
     """Addresses recorded per chain id; written after every step so a failed run resumes."""
 
-    path: Path
+    path: Path | None  # None: kept in memory only (tests)
     chain_id: int
     contracts: dict[str, str] = field(default_factory=dict)
 
@@ -172,6 +172,8 @@ class Deployments:
         self.save()
 
     def save(self) -> None:
+        if self.path is None:
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         body = {"chainId": self.chain_id, "contracts": self.contracts}
         tmp = self.path.with_suffix(".tmp")
@@ -216,7 +218,9 @@ class DeployResult:
 
 
 class Deployer:
-    def __init__(self, backend: Backend, config: DeployConfig, deployments: Deployments, log=print):
+    def __init__(self, backend: Backend, config: DeployConfig, deployments: Deployments, log=print,
+                 with_market: bool = True):
+        self.with_market = with_market
         self.backend = backend
         self.config = config
         self.deployments = deployments
@@ -273,9 +277,10 @@ class Deployer:
             raise DeploymentMismatch(f"SharedBattery at {battery} is bound to ledger {bound}, not {ledger}")
         self._ensure_role("MeterLedger", ledger, REGISTRAR_ROLE, registrar, "REGISTRAR_ROLE")
 
-        market_name, market_args = market_constructor(cfg, battery)
-        market = self._ensure(market_name, market_args)
-        self._ensure_role("SharedBattery", battery, MARKET_ROLE, market, "MARKET_ROLE")
+        if self.with_market:
+            market_name, market_args = market_constructor(cfg, battery)
+            market = self._ensure(market_name, market_args)
+            self._ensure_role("SharedBattery", battery, MARKET_ROLE, market, "MARKET_ROLE")
 
         # Markets have no admin: their configuration is immutable and the battery's
         # pause stops their hooks. The admin role lives on the battery and the ledger.

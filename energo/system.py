@@ -1,7 +1,7 @@
-"""Deploying and wiring the Energo contracts with web3.py (tests, demo, benchmarks).
+"""The deployed system as web3.py contract objects, for tests, the demo and benchmarks.
 
-The operator's deploy command (scripts/, with Ape) deploys the same contracts with the
-same wiring; both read parameters from ``SystemConfig``.
+Deployment itself is energo.deployment's engine (the same one `ape run deploy` uses);
+this module names the role holders and hands back contract objects.
 """
 
 from __future__ import annotations
@@ -11,33 +11,27 @@ from dataclasses import dataclass, field
 from web3 import Web3
 from web3.contract import Contract
 
-from energo.constants import TSL, WATT
-from energo.tx import Sender
+from energo.constants import WATT
+from energo.deployment import (  # noqa: F401  (re-exported: one definition of each)
+    DEFAULT_ADMIN_ROLE,
+    MARKET_ROLE,
+    REFERENCE_RENT_PER_WATT_DAY,
+    REGISTRAR_ROLE,
+    DeployConfig,
+    Deployer,
+    Deployments,
+    Web3Backend,
+)
+from energo.tx import Sender, contract_at
 
-#: The reference system's rent: 617.9 TSL keeps 2018.23 kWh stored for 88 days
-#: (mission.md), in TSL base units per WATT per day: 617.9e18 / (2018.23 * 88).
-REFERENCE_RENT_PER_WATT_DAY = 6179 * 10**19 // 17_760_424
-
-REGISTRAR_ROLE = Web3.keccak(text="REGISTRAR_ROLE")
-MARKET_ROLE = Web3.keccak(text="MARKET_ROLE")
+#: The system's parameters are the deploy configuration's (base units).
+SystemConfig = DeployConfig
 PAUSER_ROLE = Web3.keccak(text="PAUSER_ROLE")
-DEFAULT_ADMIN_ROLE = b"\x00" * 32
-
-
-@dataclass(frozen=True)
-class SystemConfig:
-    tsl_supply: int = 1_000_000_000 * TSL
-    capacity_wh: int = 500_000  # 500 kWh community battery
-    charge_efficiency_bps: int = 9_500
-    rent_per_watt_day: int = REFERENCE_RENT_PER_WATT_DAY
-    utility_price: int = 6 * TSL // 10  # 0.60 TSL per kWh
-    reserve_tolerance_wh: int = 2_000
-    max_clock_skew_s: int = 120
 
 
 @dataclass(frozen=True)
 class Roles:
-    """Addresses (unlocked dev accounts or local keys) by role."""
+    """Senders (unlocked dev accounts or local keys) by role."""
 
     admin: Sender
     treasury: Sender
@@ -48,7 +42,7 @@ class Roles:
 @dataclass
 class EnergoSystem:
     w3: Web3
-    config: SystemConfig
+    config: DeployConfig
     roles: Roles
     tsl: Contract
     battery: Contract
@@ -61,24 +55,29 @@ class EnergoSystem:
         return out
 
 
-def deploy_system(w3: Web3, roles: Roles, config: SystemConfig = SystemConfig()) -> EnergoSystem:
-    admin = roles.admin
-    tsl = admin.deploy("TslToken", roles.treasury.address, config.tsl_supply)
-    battery = admin.deploy(
-        "SharedBattery",
-        admin.address,
-        tsl.address,
-        roles.operator.address,
-        config.capacity_wh,
-        config.charge_efficiency_bps,
-        config.rent_per_watt_day,
-        config.utility_price,
-        config.reserve_tolerance_wh,
+def deploy_system(w3: Web3, roles: Roles, config: DeployConfig | None = None, with_market: bool = False,
+                  log=lambda *_: None) -> EnergoSystem:
+    """Deploys with the engine from the admin's account; the market only if asked (market
+    tests and the demo deploy the mode they need)."""
+    from dataclasses import replace
+
+    config = replace(config or DeployConfig(), treasury=roles.treasury.address, operator=roles.operator.address,
+                     registrar=roles.registrar.address, admin=None)
+    backend = Web3Backend(roles.admin)
+    deployments = Deployments(path=None, chain_id=backend.chain_id)
+    Deployer(backend, config, deployments, log=log, with_market=with_market).run()
+    contracts = deployments.contracts
+    system = EnergoSystem(
+        w3=w3, config=config, roles=roles,
+        tsl=contract_at(w3, "TslToken", contracts["TslToken"]),
+        battery=contract_at(w3, "SharedBattery", contracts["SharedBattery"]),
+        ledger=contract_at(w3, "MeterLedger", contracts["MeterLedger"]),
     )
-    ledger = admin.deploy("MeterLedger", admin.address, battery.address, config.max_clock_skew_s)
-    admin.transact(battery.functions.bindLedger(ledger.address))
-    admin.transact(ledger.functions.grantRole(REGISTRAR_ROLE, roles.registrar.address))
-    return EnergoSystem(w3=w3, config=config, roles=roles, tsl=tsl, battery=battery, ledger=ledger)
+    for name, address in contracts.items():
+        if name not in ("TslToken", "SharedBattery", "MeterLedger"):
+            mode = "continuous" if name == "ContinuousMarket" else "auction"
+            system.markets[mode] = contract_at(w3, name, address)
+    return system
 
 
 def watt_to_wh(amount: int) -> int:
