@@ -48,6 +48,7 @@ class Outcome:
     fills: list[Fill] = field(default_factory=list)
     removals: list[Removal] = field(default_factory=list)
     rested: RefOrder | None = None
+    log: list[Fill | Removal] = field(default_factory=list)  # both, in execution order
 
 
 class ReferenceBook:
@@ -97,12 +98,14 @@ class ReferenceBook:
                 self.orders.remove(maker)
                 reason = EXPIRED if maker.expired(now) else SELF_TRADE
                 out.removals.append(Removal(maker.ref, maker.owner, reason, maker.amount))
+                out.log.append(out.removals[-1])
                 continue
             fill = min(remaining, maker.amount)
             if side == BUY:
                 out.fills.append(Fill(maker.owner, owner, maker.ref, None, fill, maker.tick))
             else:
                 out.fills.append(Fill(owner, maker.owner, None, maker.ref, fill, maker.tick))
+            out.log.append(out.fills[-1])
             remaining -= fill
             maker.amount -= fill
             if maker.amount == 0:
