@@ -151,3 +151,37 @@ def test_signing_speed_meets_the_gateway_target():
         signer.sign(MeterReading(1, seq, 1_700_000_000 + seq, seq * 3, seq, 0)).record()
     per_second = count / (time.perf_counter() - started)
     assert per_second >= 2000, f"{per_second:.0f} signatures/s"
+
+
+def test_worked_example_of_docs_readings_md():
+    """The numbers printed in docs/readings.md."""
+    from oracle.ledger import submit_readings_calldata
+
+    key = bytes.fromhex("4c0883a69102937d6231471b5decb208bf4bcc1fe5d9a0c6a2c17d3f0b5a5d13")
+    domain = ReadingDomain(8890, "0x5FbDB2315678afecb367f032d93F642f64180aa3")
+    reading = MeterReading(1001, 42, 1767268800, 1581123, 2045, 0)
+    signer = ReadingSigner(key, domain)
+    signed = signer.sign(reading)
+    assert signer.address == "0x8b0c281207042Ee29a75411c9384f9bE1e1Ab2Ab"
+    assert domain.separator.hex() == "732ce9e73b6a4c09aa9bbbc4918624a5572c7e2246f67ef0b2eea8422d78e3fb"
+    assert reading.struct_hash().hex() == "4df5e1d5f7d527c8b2615c2bb04c26422a0349302fce34e62a7298be7cb6538d"
+    assert domain.digest(reading).hex() == "1bdcd05fa97365435cd30878bbf80d13b65179242899249c87f57c8bf7450e28"
+    assert (hex(signed.r), hex(signed.s), signed.v) == (
+        "0xec33de621fa0712bbb28dd9fe8ffa11bdfb84638e43bd8f63101d477dc3a315c",
+        "0x37850df0f00469550e44b468c167891d17f0cb1936ead0bb6fbf83c7d132c15", 28)
+    record = (
+        "000003e90000002a00000000695661c0000000000018204300000000000007fd0000000000000000"
+        "ec33de621fa0712bbb28dd9fe8ffa11bdfb84638e43bd8f63101d477dc3a315c"
+        "037850df0f00469550e44b468c167891d17f0cb1936ead0bb6fbf83c7d132c151c")
+    assert signed.record().hex() == record
+    calldata = submit_readings_calldata(signed.record()).hex()
+    assert calldata == "0f0a4fe1" + "20".rjust(64, "0") + "69".rjust(64, "0") + record + "00" * 23
+    assert READING_ACCEPTED_TOPIC.hex() == "6a88a5ac8f13440e64d56655156c275531c3dcc9d24c6c923dac672aaca0d496"
+    assert READING_REJECTED_TOPIC.hex() == "52947be2618f09cd892d5807fdf821513026761b3234aa436cfea91628ba7abe"
+
+
+def test_the_ledger_computes_the_same_digest(system):
+    """The contract's readingDigest view equals ours (the daemon checks this at start-up)."""
+    domain = ReadingDomain(8890, system.ledger.address)
+    reading = MeterReading(1001, 42, 1767268800, 1581123, 2045, 77)
+    assert system.ledger.functions.readingDigest(reading.as_tuple()).call() == domain.digest(reading)
