@@ -47,24 +47,84 @@ def build_context(settings: Settings) -> AppContext:
                       indexer=indexer if settings.run_indexer else None)
 
 
+def install_warming(ctx: AppContext) -> None:
+    """New blocks and new index steps become visible to requests only after the screens
+    asked for recently are rebuilt for them (see accounts.warm_screens)."""
+
+    def on_head(block: int, timestamp: int) -> None:
+        accounts.warm_screens(ctx, (block, timestamp, False))
+
+    def on_step(indexed: int) -> None:
+        try:
+            head_info = ctx.chain.head()
+            accounts.warm_screens(ctx, head_info, indexed)
+        finally:
+            ctx.published_indexed = indexed
+
+    ctx.chain.warmers.append(on_head)
+    if ctx.indexer is not None:
+        ctx.published_indexed = ctx.indexer.indexed_block() if ctx.indexer.indexed_block() is not None else -1
+        ctx.indexer.on_step.append(on_step)
+
+
+class FreshnessHeaders:
+    """Adds X-Energo-Indexed-Block and X-Energo-Stale to every API response (plain ASGI:
+    no per-request task or body buffering, unlike @app.middleware)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(API_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        ctx = getattr(scope["app"].state, "ctx", None)
+
+        async def send_with_headers(message) -> None:
+            if message["type"] == "http.response.start" and ctx is not None:
+                indexed = ctx.indexed_block()
+                try:
+                    head, _, chain_stale = ctx.chain.head_nowait() or ctx.chain.head()
+                    stale = chain_stale or ctx.index_stale(head)
+                except ChainUnavailable:
+                    stale = True
+                headers = list(message.get("headers", []))
+                headers.append((b"x-energo-indexed-block", str(indexed if indexed is not None else "none").encode()))
+                headers.append((b"x-energo-stale", b"true" if stale else b"false"))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app(settings: Settings | None = None, context: AppContext | None = None) -> FastAPI:
     """The app; `context` (from build_context) lets a caller check the configuration first."""
     settings = settings or (context.settings if context is not None else Settings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        running = getattr(app.state, "ctx", None)
+        if running is not None and not running.closing:
+            # Entered again while running (a test client inside another, e.g. schemathesis'
+            # ASGI transport): share the running context, and leave closing it to its owner.
+            yield
+            return
         ctx = context or build_context(settings)
         app.state.ctx = ctx
+        install_warming(ctx)
         if ctx.indexer is not None:
             ctx.indexer.start()
+        ctx.chain.follow_head()
         log.info("api_started", chain_id=ctx.chain.chain_id, contracts={k: c.address for k, c in
                                                                          ctx.chain.contracts().items()},
                  database=ctx.engine.url.render_as_string(hide_password=True))
         try:
             yield
         finally:
+            ctx.closing = True
             if ctx.indexer is not None:
                 ctx.indexer.stop()
+            ctx.chain.close()
             ctx.engine.dispose()
             log.info("api_stopped")
 
@@ -94,19 +154,7 @@ def create_app(settings: Settings | None = None, context: AppContext | None = No
     async def _chain_down(_request: Request, exc: ChainUnavailable) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "error": "chain_unavailable", "args": []}, status_code=503)
 
-    @app.middleware("http")
-    async def _freshness_headers(request: Request, call_next):
-        response = await call_next(request)
-        ctx = getattr(request.app.state, "ctx", None)
-        if ctx is not None and request.url.path.startswith(API_PREFIX):
-            indexed = ctx.indexed_block()
-            response.headers["X-Energo-Indexed-Block"] = str(indexed) if indexed is not None else "none"
-            try:
-                head, _, chain_stale = ctx.chain.head()
-                response.headers["X-Energo-Stale"] = "true" if chain_stale or ctx.index_stale(head) else "false"
-            except ChainUnavailable:
-                response.headers["X-Energo-Stale"] = "true"
-        return response
+    app.add_middleware(FreshnessHeaders)
 
     for module in (accounts, market, trades, meters, battery, community, health, wallet):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -162,8 +162,9 @@ def build_scenario(w3: Web3, accounts: list[str], mode: str = "continuous", day:
     sc.place(b, SELL, 500 * TICK, 1_000)
     sc.place(c, BUY, 300 * TICK, 400)
     sc.place(a, BUY, 350 * TICK, 200)
-    sc.place(d, SELL, 550 * TICK, 600)
-    sc.place(d, BUY, 320 * TICK, 300)
+    if day:  # D's WATT comes from the day's readings
+        sc.place(d, SELL, 550 * TICK, 600)
+        sc.place(d, BUY, 320 * TICK, 300)
     return sc
 
 

@@ -38,8 +38,18 @@ class AppContext:
     started_at: float = field(default_factory=time.time)
     _indexed: tuple[float, int | None] = (0.0, None)
 
+    #: Set by the in-process indexer after each step (after warming); None: read the database.
+    published_indexed: int | None = None
+    #: Accounts whose screens were asked for (address -> monotonic time): warmed on new blocks.
+    hot_accounts: dict = field(default_factory=dict)
+    #: Screen builds in progress, shared by concurrent requests for the same screen.
+    inflight: dict = field(default_factory=dict)
+    closing: bool = False
+
     def indexed_block(self) -> int | None:
-        # The cursor is one row; re-reading it at most every 200 ms keeps it off the hot path.
+        if self.published_indexed is not None:
+            return self.published_indexed if self.published_indexed >= 0 else None
+        # Another process indexes: the cursor is one row, re-read at most every 200 ms.
         now = time.monotonic()
         if now - self._indexed[0] > 0.2:
             from sqlalchemy import select
@@ -51,16 +61,16 @@ class AppContext:
             self._indexed = (now, value)
         return self._indexed[1]
 
-    def index_stale(self, head: int) -> bool:
-        indexed = self.indexed_block()
+    def index_stale(self, head: int, indexed: int | None = None) -> bool:
+        indexed = self.indexed_block() if indexed is None else indexed
         if indexed is None:
             return True
         if self.indexer is not None and self.indexer.last_error:
             return True
         return (head - self.settings.confirmations) - indexed > self.settings.stale_after_blocks
 
-    def freshness(self) -> dict:
-        head, _, chain_stale = self.chain.head()
+    def freshness(self, head_info: tuple[int, int, bool] | None = None) -> dict:
+        head, _, chain_stale = head_info or self.chain.head()
         return {"block": head, "indexedBlock": self.indexed_block(), "stale": chain_stale or self.index_stale(head)}
 
     def index_freshness(self) -> dict:
@@ -68,7 +78,7 @@ class AppContext:
         return {"indexedBlock": self.indexed_block(), "stale": chain_stale or self.index_stale(head)}
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
@@ -89,7 +99,7 @@ def checked_address(value: str, what: str = "address") -> str:
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 
 
-def path_address(address: Annotated[str, Path(description="EIP-55 checksummed account address (the checksum "
+async def path_address(address: Annotated[str, Path(description="EIP-55 checksummed account address (the checksum "
                                                           "itself is checked too: 400 when wrong)",
                                               pattern=ADDRESS_PATTERN,
                                               examples=["0x976EA74026E726554dB657fA54763abd0C3a0aa9"])]) -> str:

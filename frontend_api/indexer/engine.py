@@ -130,7 +130,9 @@ class Indexer:
         self.last_step_at: float | None = None
         self.reorgs = 0
         self._stop = threading.Event()
-        self._step_lock = threading.Lock()  # the loop and a caller's sync_to_head never interleave
+        self._step_lock = threading.Lock()
+        #: Called with the new cursor after each committed step (the API warms its cache).
+        self.on_step: list[Callable[[int], None]] = []  # the loop and a caller's sync_to_head never interleave
         self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------ cursor
@@ -196,6 +198,11 @@ class Indexer:
                 conn.execute(delete(schema.cursor))
         depth = row.block_number - fork
         self.reorgs += 1
+        for callback in self.on_step:
+            try:
+                callback(max(fork, -1))
+            except Exception:  # noqa: BLE001
+                log.exception("on_step_failed")
         log.warning("reorg_rolled_back", fork_block=fork, old_cursor=row.block_number, depth=depth)
         return depth
 
@@ -245,6 +252,11 @@ class Indexer:
             conn.execute(delete(schema.blocks).where(schema.blocks.c.block_number < end - KEEP_BLOCK_HASHES))
             self._set_cursor(conn, end, blocks[end][0])
         self.last_step_at = time.time()
+        for callback in self.on_step:
+            try:
+                callback(end)
+            except Exception:  # noqa: BLE001 - a listener never stops indexing
+                log.exception("on_step_failed")
         if decoded:
             log.info("indexed", from_block=start, to_block=end, logs=len(decoded), head=head)
         return SyncResult(start, end, len(decoded), depth)
@@ -302,7 +314,7 @@ class Indexer:
         self._thread = threading.Thread(target=self.run, name="energo-indexer", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 60.0) -> None:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)

@@ -52,7 +52,8 @@ def served(api_anvil, deployments_file):
 
 
 @pytest.fixture(scope="module")
-def browser():
+def browser(served):
+    """Depends on `served` so that the browser (and its keep-alive connections) goes first."""
     from playwright.sync_api import sync_playwright
 
     profile = tempfile.mkdtemp(prefix="energo-chromium-")

@@ -16,7 +16,9 @@ def test_place_order_tx_lands_in_book_and_on_chain(client, scenario):
     sync(client)
     asks = client.get("/api/v1/market/depth").json()["asks"]
     assert any(level["price"] == "0.55" and level["amountWh"] >= 300 for level in asks)
-    mine = client.get(f"/api/v1/accounts/{seller}").json()["openOrders"]
+    screen = client.get(f"/api/v1/accounts/{seller}")
+    assert screen.status_code == 200, screen.text
+    mine = screen.json()["openOrders"]
     order = next(o for o in mine if o["price"] == "0.55")
     on_chain = scenario.market.functions.order(int(order["orderId"])).call()
     assert on_chain[0] == seller and on_chain[3] == 300
