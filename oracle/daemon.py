@@ -30,6 +30,7 @@ from oracle.transport.base import Transport
 
 VERIFIED_KEY = "verified_deployment"
 SIMULATION_ORIGIN_KEY = "simulation_origin"
+PRUNE_EVERY_S = 3600.0
 
 
 class Backoff:
@@ -83,6 +84,7 @@ class Daemon:
         self.outbox: Outbox | None = None
         self.pollers: list[MeterPoller] = []
         self.exit_code: int | None = None
+        self._next_prune = 0.0
 
     # ------------------------------------------------------------------ control
 
@@ -215,6 +217,16 @@ class Daemon:
 
     # ------------------------------------------------------------------ submitting
 
+    def _prune(self) -> None:
+        """Forgets old resolved readings now and then, so months of running stay small."""
+        now = time.time()
+        if now < self._next_prune:
+            return
+        self._next_prune = now + PRUNE_EVERY_S
+        removed = self.outbox.prune_confirmed(now - self.settings.outbox.keep_confirmed_days * 86_400)
+        if removed:
+            self.log.info("outbox.pruned", readings_removed=removed)
+
     def _submit_loop(self, submitter: Submitter, keepers, ledger: LedgerClient, backoff: Backoff,
                      verified: bool) -> None:
         poll = self.settings.chain.poll_interval_s
@@ -228,6 +240,7 @@ class Daemon:
                 submitter.tick()
                 for task in keepers:
                     task.tick(time.time())
+                self._prune()
             except (ConfigError, GaveUp):
                 raise
             except TransportError as exc:
@@ -254,3 +267,14 @@ class Daemon:
             time.sleep(min(self.settings.chain.poll_interval_s, max(0.0, deadline - time.monotonic())))
         self.log.warning("drain.timeout", backlog=self.outbox.backlog(),
                          detail="the rest stays in the outbox for the next start")
+
+
+def run_in_process(settings_list: list[GatewaySettings], clock: Clock | None = None) -> list[Daemon]:
+    """Starts several gateways in this process (the demo's community), sharing one clock.
+
+    Stop them with ``for d in daemons: d.stop()`` then ``d.wait_stopped()``.
+    """
+    daemons = [Daemon(settings, clock=clock) for settings in settings_list]
+    for daemon in daemons:
+        daemon.start()
+    return daemons

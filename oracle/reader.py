@@ -17,6 +17,8 @@ from oracle.meters.base import Clock, Meter, MeterReadError, Registers
 from oracle.metrics import Metrics
 from oracle.outbox import Outbox
 
+RETRY_S = 1.0
+
 
 @dataclass(frozen=True)
 class Baseline:
@@ -51,6 +53,7 @@ class MeterPoller:
         self.log = log.bind(meter_id=meter_id)
         self.interval_s = interval_s
         self._lock = threading.Lock()
+        self.retry_soon = False
         last = outbox.last_reading(meter_id)
         self.baseline: Baseline | None = (
             Baseline(last.seq, last.timestamp, last.import_wh, last.export_wh) if last else None
@@ -86,8 +89,10 @@ class MeterPoller:
 
     def poll_once(self) -> MeterReading | None:
         """One unit of work: returns the stored reading, or None (logged why)."""
+        self.retry_soon = False
         if not self.ready:
             self.log.info("meter.waiting_for_chain_state")
+            self.retry_soon = True
             return None
         try:
             registers = self.meter.read()
@@ -112,8 +117,10 @@ class MeterPoller:
             return None
         timestamp = int(self.clock.now())
         if timestamp == last.timestamp:
-            # Polled twice within one second: nothing to sign yet, nothing wrong.
+            # Polled twice within one second: nothing to sign yet, nothing wrong; with a
+            # long interval, try again in a second rather than skip a whole interval.
             self.log.debug("meter.same_second", timestamp=timestamp)
+            self.retry_soon = True
             return None
         if timestamp < last.timestamp:
             self._refuse("clock_behind_last_reading", timestamp=timestamp, last_timestamp=last.timestamp)
@@ -135,7 +142,7 @@ class MeterPoller:
         next_due = time.monotonic()
         while not stop.is_set():
             self.poll_once()
-            next_due += self.interval_s
+            next_due += min(self.interval_s, RETRY_S) if self.retry_soon else self.interval_s
             # A slow meter must not make the loop race to catch up.
             next_due = max(next_due, time.monotonic())
             stop.wait(next_due - time.monotonic())

@@ -138,3 +138,22 @@ def gateway_settings(w3: Web3, system, directory: Path, meters: int = 2, registe
     for name, values in sections.items():
         settings[name] = {**settings.get(name, {}), **values} if isinstance(values, dict) else values
     return settings, {"dir": directory, "sender": sender, "sender_key": sender_key, "meter_keys": meter_keys}
+
+
+def wait_outbox(path, timeout: float = 30):
+    """A read-only view of a daemon's outbox, once the daemon has created it."""
+    from oracle.outbox import Outbox
+
+    def ready():
+        if not Path(path).exists():
+            return None
+        outbox = Outbox(path, read_only=True)
+        try:
+            if outbox.get_meta("schema_version") is not None:
+                return outbox
+        except Exception:
+            pass
+        outbox.close()
+        return None
+
+    return wait_for(ready, timeout, f"the outbox {path}")

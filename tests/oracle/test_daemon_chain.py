@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import urllib.request
 
-from oracle_helpers import accepted_readings, wait_for
+from oracle_helpers import accepted_readings, wait_for, wait_outbox
 
 from oracle.config import load_settings
 from oracle.daemon import Daemon
@@ -75,8 +75,7 @@ def test_readings_wait_for_the_configured_confirmations(create_gateway, system, 
     daemon = Daemon(settings)
     daemon.start()
     try:
-        outbox = wait_for(lambda: settings.outbox.path.exists() and Outbox(settings.outbox.path, read_only=True),
-                          30, "the outbox")
+        outbox = wait_outbox(settings.outbox.path)
         mined = wait_for(lambda: [b for b in outbox.open_batches() if b.status == "mined"], 30, "a mined batch")[0]
         assert w3.eth.block_number == mined.block_number
         assert [r.status for r in outbox.readings_of(100)] == ["batched"]
@@ -85,5 +84,35 @@ def test_readings_wait_for_the_configured_confirmations(create_gateway, system, 
         w3.provider.make_request("evm_mine", [])  # third block: enough
         wait_for(lambda: _confirmed(settings, 100), 30, "confirmation after 3 blocks")
     finally:
+        daemon.stop()
+        daemon.wait_stopped(30)
+
+
+def test_a_reorganisation_puts_the_batch_back_in_flight(create_gateway, system, w3):
+    raw, _ = create_gateway(meters=1, confirmations=3, interval_s=3600, chain={"resend_after_s": 0.0})
+    settings = load_settings(None, **raw)
+    fork_point = w3.provider.make_request("evm_snapshot", [])["result"]
+    daemon = Daemon(settings)
+    daemon.start()
+    try:
+        outbox = wait_outbox(settings.outbox.path)
+        mined = wait_for(lambda: [b for b in outbox.open_batches() if b.status == "mined"], 30, "a mined batch")[0]
+        w3.provider.make_request("evm_setAutomine", [False])
+        # The block with our batch is replaced by a longer chain without it.
+        w3.provider.make_request("evm_revert", [fork_point])
+        for _ in range(3):
+            w3.provider.make_request("evm_mine", [])
+        wait_for(lambda: outbox.batch(mined.id).status == "sent", 30, "the batch back in flight")
+        w3.provider.make_request("evm_setAutomine", [True])
+        remined = wait_for(lambda: outbox.batch(mined.id).status == "mined" and outbox.batch(mined.id), 30,
+                           "the same transaction mined again on the new chain")
+        assert remined.block_hash != mined.block_hash
+        for _ in range(2):
+            w3.provider.make_request("evm_mine", [])
+        wait_for(lambda: _confirmed(settings, 100), 30, "confirmation on the new chain")
+        meter = system.ledger.functions.meter(100).call()
+        assert meter[5] == 1, "the reading is on the surviving chain"
+    finally:
+        w3.provider.make_request("evm_setAutomine", [True])
         daemon.stop()
         daemon.wait_stopped(30)
