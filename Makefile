@@ -8,7 +8,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 # py-solc-x (and so `ape compile`) finds the npm solc behind tools/solc.js here.
 export SOLCX_BINARY_PATH := $(CURDIR)/.cache/solcx
 
-.PHONY: setup compile lint test test-fast demo bench clean
+.PHONY: setup system-deps compile lint test demo bench clean
 
 setup: $(VENV)/.installed node_modules/.installed .cache/solcx/solc-v0.8.28
 
@@ -27,6 +27,10 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# Debian's chromium (browser tests), postgresql (indexer tests) and wrk (API benchmark).
+system-deps:
+	bash tools/setup-system.sh
+
 compile: setup
 	$(PY) -m energo.build
 
@@ -34,13 +38,13 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m energo.build --check
 
-test: setup lint
+test: setup system-deps lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: setup
 	$(PY) -m energo.demo $(DEMO_ARGS)
 
-bench: setup
+bench: setup system-deps
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 clean:

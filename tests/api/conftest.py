@@ -50,7 +50,7 @@ def postgres_url() -> Iterator[str]:
     """A PostgreSQL server in a temporary directory, run as a non-root user."""
     initdb, pg_ctl = _pg_tool("initdb"), _pg_tool("pg_ctl")
     if not initdb or not pg_ctl:
-        pytest.skip("PostgreSQL is not installed (run tools/setup-system.sh as root)")
+        pytest.fail("PostgreSQL is not installed: run tools/setup-system.sh as root (make test does)")
     as_user: list[str] = []
     if os.geteuid() == 0:
         as_user = ["runuser", "-u", "postgres", "--"]  # initdb refuses to run as root
@@ -93,14 +93,27 @@ def db_kind(request) -> str:
     return request.param
 
 
-@pytest.fixture(scope="session")
-def client(db_kind: str, request, tmp_path_factory, api_anvil: Anvil, deployments_file: Path) -> Iterator[TestClient]:
-    url = fresh_database(db_kind, request, tmp_path_factory, f"energo_api_{db_kind}")
+def _client(db_kind: str, request, tmp_path_factory, api_anvil: Anvil, deployments_file: Path,
+            name: str) -> Iterator[TestClient]:
+    url = fresh_database(db_kind, request, tmp_path_factory, name)
     settings = Settings(deployments=deployments_file, rpc_url=api_anvil.url, database_url=url, poll_interval_s=0.1,
                         cache_ttl_s=0.2)
     with TestClient(create_app(settings)) as test_client:
         sync(test_client)
         yield test_client
+
+
+@pytest.fixture(scope="session")
+def client(db_kind: str, request, tmp_path_factory, api_anvil: Anvil, deployments_file: Path) -> Iterator[TestClient]:
+    """The app on this run's database kind (every route test runs on SQLite and PostgreSQL)."""
+    yield from _client(db_kind, request, tmp_path_factory, api_anvil, deployments_file, f"energo_api_{db_kind}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_client(request, tmp_path_factory, api_anvil: Anvil, deployments_file: Path) -> Iterator[TestClient]:
+    """The app on SQLite, for tests whose subject does not depend on the database
+    (the OpenAPI fuzzing, the page): they run once."""
+    yield from _client("sqlite", request, tmp_path_factory, api_anvil, deployments_file, "energo_api_once")
 
 
 @pytest.fixture

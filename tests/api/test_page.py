@@ -16,8 +16,6 @@ from frontend_api.server import serve_in_thread
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-app.png"
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium is not installed "
-                                "(tools/setup-system.sh)")
 
 WALLET = """
 window.__testWallet = { rejectNext: false, account: %r };
@@ -54,6 +52,8 @@ def served(api_anvil, deployments_file):
 @pytest.fixture(scope="module")
 def browser(served):
     """Depends on `served` so that the browser (and its keep-alive connections) goes first."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is not installed: run tools/setup-system.sh as root (make test does)")
     from playwright.sync_api import sync_playwright
 
     profile = tempfile.mkdtemp(prefix="energo-chromium-")
@@ -70,9 +70,7 @@ def browser(served):
 
 
 @pytest.fixture
-def page(browser, served, scenario, db_kind):
-    if db_kind != "sqlite":
-        pytest.skip("the page is the same whatever the API's database; run once")
+def page(browser, served, scenario):
     w3 = scenario.w3
     page = browser.new_page()
     page.expose_function("__anvil", lambda method, params: w3.provider.make_request(method, params))
