@@ -152,10 +152,11 @@ class Daemon:
             self.log.info("daemon.started", meters=[p.meter_id for p in self.pollers], sender=transport.sender,
                           ledger=ledger.address, chain_id=chain.chain_id, verified=verified,
                           metrics_port=self.metrics_port, outbox=str(settings.outbox.path))
-            self._submit_loop(submitter, keepers, ledger, backoff, verified)
+            verified = self._submit_loop(submitter, keepers, ledger, backoff, verified)
             for thread in threads:
                 thread.join(timeout=30)
-            self._drain(submitter)
+            if verified:  # never send to a chain or contract we have not checked
+                self._drain(submitter)
             self.log.info("daemon.stopped", backlog=outbox.backlog())
             return 0
         finally:
@@ -228,7 +229,8 @@ class Daemon:
             self.log.info("outbox.pruned", readings_removed=removed)
 
     def _submit_loop(self, submitter: Submitter, keepers, ledger: LedgerClient, backoff: Backoff,
-                     verified: bool) -> None:
+                     verified: bool) -> bool:
+        """Runs until stopped; returns whether the deployment was verified."""
         poll = self.settings.chain.poll_interval_s
         while not self._stop.is_set():
             try:
@@ -253,6 +255,7 @@ class Daemon:
             backoff.succeeded()
             self.metrics.consecutive_failures.set(0)
             self._stop.wait(poll)
+        return verified
 
     def _drain(self, submitter: Submitter) -> None:
         """On stop: send what is pending now and wait (bounded) until nothing is unmined."""

@@ -75,19 +75,22 @@ class Submitter:
     def _track(self, head: int) -> None:
         for batch in self.outbox.open_batches():
             log = self.log.bind(batch_id=batch.id, tx_hash=batch.tx_id)
+            fresh = None
             if batch.status in ("prepared", "sent"):
-                outcome = self.transport.outcome(batch.tx_id)
-                if outcome is None:
+                fresh = self.transport.outcome(batch.tx_id)
+                if fresh is None:
                     self._maybe_rebroadcast(batch, log)
                     continue
-                self.outbox.mark_mined(batch.id, outcome.block_number, outcome.block_hash)
-                log.debug("batch.mined", block_number=outcome.block_number)
-                block_number, block_hash = outcome.block_number, outcome.block_hash
+                self.outbox.mark_mined(batch.id, fresh.block_number, fresh.block_hash)
+                log.debug("batch.mined", block_number=fresh.block_number)
+                block_number, block_hash = fresh.block_number, fresh.block_hash
             else:
                 block_number, block_hash = batch.block_number, batch.block_hash
-            if head - block_number + 1 < self.chain.confirmations:
+            if max(head, block_number) - block_number + 1 < self.chain.confirmations:
                 continue
-            outcome = self.transport.outcome(batch.tx_id)  # again: is it still in that block?
+            # Is it still in that block? A receipt fetched in this very pass needs no
+            # second look (with one confirmation there is nothing to wait for).
+            outcome = fresh or self.transport.outcome(batch.tx_id)
             if outcome is None:
                 log.warning("batch.reorged_out", block_number=block_number)
                 self.outbox.mark_unmined(batch.id)

@@ -107,3 +107,23 @@ def test_stagger_is_fixed_per_gateway_and_round_and_spread():
     assert a.stagger(5) == a.stagger(5)
     delays = [a.stagger(r) for r in range(50)] + [b.stagger(r) for r in range(50)]
     assert all(0 <= d < 30 for d in delays) and max(delays) - min(delays) > 20
+
+
+def test_a_gateway_configured_as_keeper_clears_due_rounds(auction, w3, create_gateway):
+    from oracle_helpers import wait_for
+
+    from oracle.config import load_settings
+    from oracle.daemon import Daemon
+
+    market, round_id = auction
+    raw, _ = create_gateway(meters=0, keepers=[{"type": "auction_clearing", "market_address": market.address,
+                                                "interval_s": 0.1}])
+    time_travel(w3, 2 * ROUND)
+    daemon = Daemon(load_settings(None, **raw))
+    daemon.start()
+    try:
+        wait_for(lambda: market.functions.roundState(round_id).call()[0] == RoundPhase.CLEARED, 30,
+                 "the gateway to clear the round")
+    finally:
+        daemon.stop()
+        assert daemon.wait_stopped(30) and daemon.exit_code == 0

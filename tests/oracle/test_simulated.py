@@ -87,3 +87,19 @@ def test_battery_and_household_gateways_agree_on_the_flows():
     clock.advance(86_400)
     h, b = household.read(), battery.read()
     assert abs(b.import_wh - h.export_wh) <= 1  # every exported Wh was charged (no losses, room)
+
+
+def test_configured_simulated_meters_are_built_with_a_shared_origin():
+    from oracle.config import MeterSettings
+    from oracle.meters import build_meter
+
+    clock = ManualClock(MIDNIGHT + 12 * 3600)
+    household_source = {"type": "simulated_household", "seed": 11, "pv_peak_w": 8000}
+    household = build_meter(MeterSettings(id=1, key={"keystore": "/k"}, source=household_source), clock,
+                            origin=MIDNIGHT)
+    battery = build_meter(MeterSettings(id=2, kind="battery", key={"keystore": "/k"}, source={
+        "type": "simulated_battery", "charge_efficiency_bps": 10_000, "households": [household_source]}),
+        clock, origin=MIDNIGHT)
+    h, b = household.read(), battery.read()
+    assert h.export_wh > 0 and abs(b.import_wh - h.export_wh) <= 1
+    assert b.state_of_charge_wh > 0
