@@ -9,6 +9,7 @@ supervisor restarts us), 2 for a configuration that restarting cannot fix.
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 
@@ -122,7 +123,10 @@ class Daemon:
         chain = settings.chain
         keys = load_keys([settings.sender] + [meter.key for meter in settings.meters])
         sender_key, meter_keys = keys[0], keys[1:]
-        self.outbox = outbox = Outbox(settings.outbox.path)
+        try:
+            self.outbox = outbox = Outbox(settings.outbox.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"cannot open the outbox {settings.outbox.path}: {exc}") from None
         transport = self._transport_override or build_transport(chain, sender_key.private_key)
         ledger = LedgerClient(transport, chain.ledger_address, chain.chain_id)
         self.log = self.log.bind(gateway=transport.sender[:10])
@@ -140,9 +144,15 @@ class Daemon:
                 self.pollers.append(MeterPoller(meter_settings.id, meter_settings.kind, meter, signer, outbox,
                                                 self.clock, self.metrics, self.log, meter_settings.interval_s))
             verified = self._verify(ledger, outbox, backoff)
+            if self._stop.is_set():  # stopped while waiting for the chain
+                return 0
             self.metrics.watch_backlog(outbox.backlog, outbox.last_confirmed_timestamp, self.clock.now)
             if settings.metrics.enabled:
-                self.metrics_port = self.metrics.serve(settings.metrics.host, settings.metrics.port)
+                try:
+                    self.metrics_port = self.metrics.serve(settings.metrics.host, settings.metrics.port)
+                except OSError as exc:
+                    raise ConfigError(f"cannot serve metrics on {settings.metrics.host}:{settings.metrics.port}: "
+                                      f"{exc.strerror} (metrics.port)") from None
             submitter = Submitter(outbox, ledger, chain, settings.batch, self.metrics, self.log)
             keepers = build_keepers(settings.keepers, transport, self.metrics, self.log, chain.resend_after_s)
             threads = [threading.Thread(target=p.run, args=(self._stop,), name=f"meter-{p.meter_id}", daemon=True)

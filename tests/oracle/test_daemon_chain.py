@@ -116,3 +116,15 @@ def test_a_reorganisation_puts_the_batch_back_in_flight(create_gateway, system, 
         w3.provider.make_request("evm_setAutomine", [True])
         daemon.stop()
         daemon.wait_stopped(30)
+
+
+def test_unusable_outbox_or_metrics_port_is_a_config_error(create_gateway, tmp_path):
+    import socket
+
+    raw, _ = create_gateway(meters=1, outbox={"path": "/proc/no/outbox.sqlite"})
+    assert Daemon(load_settings(None, **raw)).run() == 2
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        raw, _ = create_gateway(meters=1, first_meter_id=200, metrics={"port": taken.getsockname()[1]})
+        assert Daemon(load_settings(None, **raw)).run() == 2
