@@ -49,7 +49,9 @@ class KeyRef(_Section):
 
 
 class ChainSettings(_Section):
-    transport: Literal["evm"] = "evm"
+    transport: Literal["evm", "qtum"] = "evm"
+    #: For transport = "qtum": the network whose address and WIF versions the sender uses.
+    qtum_network: Literal["mainnet", "testnet", "regtest"] = "regtest"
     rpc_url: str = "http://127.0.0.1:8545"
     chain_id: int = Field(gt=0)
     ledger_address: Address

@@ -29,4 +29,16 @@ def build_transport(chain_settings, sender_key: bytes) -> Transport:
             gas_margin=chain_settings.gas_margin,
             timeout_s=chain_settings.rpc_timeout_s,
         )
+    if chain_settings.transport == "qtum":
+        from oracle.transport.qtum import QtumTransport
+
+        return QtumTransport(
+            chain_settings.rpc_url,
+            sender_key,
+            network=chain_settings.qtum_network,
+            # Janus quotes gas prices in wei-like units: 1 satoshi = 10**10.
+            gas_price_sat=chain_settings.gas_price_wei // 10**10,
+            gas_margin=chain_settings.gas_margin - 1.0,
+            timeout_s=chain_settings.rpc_timeout_s,
+        )
     raise ValueError(f"unknown transport {chain_settings.transport!r}")

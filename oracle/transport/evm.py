@@ -52,6 +52,27 @@ def _hex_bytes(value: Any) -> bytes:
     return bytes(value)
 
 
+def parse_receipt(tx_id: str, receipt: dict | None) -> TxOutcome | None:
+    """A JSON-RPC receipt (geth, anvil, Janus) as a TxOutcome; None while not in a block."""
+    if not receipt or receipt.get("blockNumber") is None or receipt.get("blockHash") is None:
+        return None
+    try:
+        logs = [
+            Log(to_checksum_address(log["address"]), [_hex_bytes(t) for t in log["topics"]], _hex_bytes(log["data"]))
+            for log in receipt.get("logs", [])
+        ]
+        return TxOutcome(
+            tx_id=tx_id,
+            block_number=int(receipt["blockNumber"], 16),
+            block_hash=receipt["blockHash"],
+            succeeded=int(receipt.get("status", "0x1"), 16) == 1,
+            gas_used=int(receipt.get("gasUsed", "0x0"), 16),
+            logs=logs,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TransportUnavailable(f"malformed receipt for {tx_id}: {exc}") from None
+
+
 class EvmTransport(Transport):
     def __init__(
         self,
@@ -178,24 +199,7 @@ class EvmTransport(Transport):
             raise TransportUnavailable(f"node refused transaction {fields['txHash']}: {exc.message}") from None
 
     def outcome(self, tx_id: str) -> TxOutcome | None:
-        receipt = self._query("eth_getTransactionReceipt", [tx_id])
-        if not receipt or receipt.get("blockNumber") is None or receipt.get("blockHash") is None:
-            return None
-        try:
-            logs = [
-                Log(to_checksum_address(log["address"]), [_hex_bytes(t) for t in log["topics"]], _hex_bytes(log["data"]))
-                for log in receipt.get("logs", [])
-            ]
-            return TxOutcome(
-                tx_id=tx_id,
-                block_number=int(receipt["blockNumber"], 16),
-                block_hash=receipt["blockHash"],
-                succeeded=int(receipt.get("status", "0x1"), 16) == 1,
-                gas_used=int(receipt.get("gasUsed", "0x0"), 16),
-                logs=logs,
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise TransportUnavailable(f"malformed receipt for {tx_id}: {exc}") from None
+        return parse_receipt(tx_id, self._query("eth_getTransactionReceipt", [tx_id]))
 
     def restore(self, envelopes: list[bytes]) -> None:
         nonces = [json.loads(envelope)["nonce"] for envelope in envelopes]

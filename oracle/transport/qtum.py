@@ -1,0 +1,137 @@
+"""Qtum transport: batches as Qtum (UTXO) transactions whose output runs OP_CALL on the ledger.
+
+Janus relays only Qtum-format raw transactions, so they are built and signed here with
+energo_qtum. What a nonce is to the EVM transport, the coins a transaction spends are
+here: ``prepare`` reserves them (so the next transaction never double-spends them),
+``restore`` reserves again those of transactions recorded before a restart, and
+``release`` frees those of a transaction that will never be mined. The envelope holds
+the raw transaction and its inputs. A broadcast refused because the inputs are gone,
+with no receipt for our txid, means another transaction spent them: STALE.
+
+Reads (chain id, head, code, eth_call, receipts) go through Janus' Ethereum JSON-RPC.
+"""
+
+from __future__ import annotations
+
+import json
+
+from energo_qtum import JanusClient, QtumSigner, QtumWallet, build_call_tx
+from energo_qtum.builder import SignedTransaction, Utxo
+from energo_qtum.errors import JanusRpcError, QtumError
+from energo_qtum.tx import OutPoint, parse_transaction
+from oracle.transport.base import Broadcast, CallReverted, PreparedTx, Transport, TransportUnavailable, TxOutcome
+from oracle.transport.evm import parse_receipt
+
+_KNOWN = ("already in", "txn-already-known", "already known", "txn-already-in-mempool")
+_INPUTS_GONE = ("missingorspent", "missing inputs", "txn-mempool-conflict", "already spent")
+
+
+def _unavailable(exc: QtumError) -> TransportUnavailable:
+    return TransportUnavailable(f"Janus: {exc.user_message}")
+
+
+class QtumTransport(Transport):
+    def __init__(self, janus_url: str, sender_key: bytes, *, network: str = "regtest", gas_price_sat: int = 40,
+                 gas_margin: float = 0.10, timeout_s: float = 10.0):
+        self.janus = JanusClient(janus_url, timeout=timeout_s)
+        self.signer = QtumSigner(sender_key.hex(), network)
+        self.wallet = QtumWallet(self.janus, self.signer, gas_price=gas_price_sat, gas_margin=gas_margin)
+        # msg.sender of our calls: the hash160 of the sender's public key.
+        self.sender = "0x" + self.signer.hex_address
+
+    # ---------------------------------------------------------------- reads
+
+    def chain_id(self) -> int:
+        try:
+            return self.janus.chain_id()
+        except QtumError as exc:
+            raise _unavailable(exc) from None
+
+    def head(self) -> int:
+        try:
+            return self.janus.block_number()
+        except QtumError as exc:
+            raise _unavailable(exc) from None
+
+    def code(self, address: str) -> bytes:
+        try:
+            return bytes.fromhex((self.janus.get_code(address.removeprefix("0x")) or "0x").removeprefix("0x"))
+        except QtumError as exc:
+            raise _unavailable(exc) from None
+
+    def call(self, to: str, data: bytes) -> bytes:
+        try:
+            result = self.janus.call({"from": self.sender, "to": to, "data": "0x" + data.hex()})
+        except JanusRpcError as exc:
+            if "revert" in exc.user_message.lower():
+                raise CallReverted(f"call to {to} reverted: {exc.user_message}") from None
+            raise _unavailable(exc) from None
+        return bytes.fromhex((result or "0x").removeprefix("0x"))
+
+    def outcome(self, tx_id: str) -> TxOutcome | None:
+        try:
+            receipt = self.janus.get_transaction_receipt(tx_id)
+        except QtumError as exc:
+            raise _unavailable(exc) from None
+        return parse_receipt(tx_id, receipt)
+
+    # ---------------------------------------------------------------- sending
+
+    def prepare(self, to: str, data: bytes) -> PreparedTx:
+        contract = to.removeprefix("0x").lower()
+        try:
+            gas = self.wallet.estimate_gas(data, contract)
+        except JanusRpcError as exc:
+            if "revert" in exc.user_message.lower():
+                raise CallReverted(f"transaction to {to} would revert: {exc.user_message}") from None
+            raise _unavailable(exc) from None
+        try:
+            with self.wallet._lock:
+                signed = build_call_tx(self.signer, self.wallet.spendable_utxos(), contract, data, gas_limit=gas,
+                                       gas_price=self.wallet.gas_price, fee_policy=self.wallet.fee_policy)
+                self.wallet._remember(signed)  # reserve its coins before anyone else picks them
+        except QtumError as exc:  # no coins, Janus away: both fixable by waiting or funding
+            raise _unavailable(exc) from None
+        envelope = {
+            "raw": signed.raw_hex,
+            "txid": signed.txid,
+            "spent": [[u.txid, u.vout, u.script_pubkey.hex(), u.value_sat] for u in signed.spent],
+        }
+        return PreparedTx("0x" + signed.txid, json.dumps(envelope).encode(),
+                          {"gas": gas, "inputs": len(signed.spent), "fee_sat": signed.fee_sat})
+
+    def broadcast(self, envelope: bytes) -> Broadcast:
+        fields = json.loads(envelope)
+        try:
+            self.janus.send_raw_transaction(fields["raw"])
+            return Broadcast.ACCEPTED
+        except JanusRpcError as exc:
+            message = exc.user_message.lower()
+            if any(marker in message for marker in _KNOWN):
+                return Broadcast.KNOWN
+            if any(marker in message for marker in _INPUTS_GONE):
+                return Broadcast.KNOWN if self.outcome("0x" + fields["txid"]) else Broadcast.STALE
+            raise _unavailable(exc) from None
+
+    @staticmethod
+    def _signed(envelope: bytes) -> SignedTransaction:
+        fields = json.loads(envelope)
+        spent = [Utxo(txid, vout, bytes.fromhex(script), value) for txid, vout, script, value in fields["spent"]]
+        return SignedTransaction(parse_transaction(bytes.fromhex(fields["raw"])), spent)
+
+    def restore(self, envelopes: list[bytes]) -> None:
+        with self.wallet._lock:
+            for envelope in envelopes:
+                self.wallet._remember(self._signed(envelope))
+
+    def release(self, envelope: bytes) -> None:
+        signed = self._signed(envelope)
+        with self.wallet._lock:
+            for utxo in signed.spent:
+                if self.wallet._pending_spent.get(utxo.outpoint) == signed.txid:
+                    del self.wallet._pending_spent[utxo.outpoint]
+            for vout in range(len(signed.tx.outputs)):
+                self.wallet._pending_change.pop(OutPoint(signed.txid, vout), None)
+
+    def close(self) -> None:
+        return None
