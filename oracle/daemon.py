@@ -62,7 +62,9 @@ class Daemon:
 
     clock:      timestamps of readings and time of simulated meters (demo: accelerated).
     meters:     adapters by meter id, replacing those the config would build (tests, demo).
-    transport:  replaces the configured transport (tests; a Qtum transport later).
+    transport:  replaces the configured transport (tests).
+    keys:       private keys already at hand, by "sender" or meter id; their keystores
+                are then not read (in-process demos with throwaway keys).
     """
 
     def __init__(
@@ -72,6 +74,7 @@ class Daemon:
         clock: Clock | None = None,
         meters: dict[int, Meter] | None = None,
         transport: Transport | None = None,
+        keys: dict[str | int, bytes] | None = None,
     ):
         self.settings = settings
         self.clock = clock or clock_from_settings(settings)
@@ -79,6 +82,7 @@ class Daemon:
         self.metrics = Metrics()
         self._meter_overrides = meters or {}
         self._transport_override = transport
+        self._given_keys = keys or {}
         self._stop = threading.Event()
         self._stopped = threading.Event()
         self.metrics_port: int | None = None
@@ -121,13 +125,12 @@ class Daemon:
     def _run(self) -> int:
         settings = self.settings
         chain = settings.chain
-        keys = load_keys([settings.sender] + [meter.key for meter in settings.meters])
-        sender_key, meter_keys = keys[0], keys[1:]
+        sender_key, meter_keys = self._keys()
         try:
             self.outbox = outbox = Outbox(settings.outbox.path)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"cannot open the outbox {settings.outbox.path}: {exc}") from None
-        transport = self._transport_override or build_transport(chain, sender_key.private_key)
+        transport = self._transport_override or build_transport(chain, sender_key)
         ledger = LedgerClient(transport, chain.ledger_address, chain.chain_id)
         self.log = self.log.bind(gateway=transport.sender[:10])
         backoff = Backoff(settings.failures.backoff_initial_s, settings.failures.backoff_max_s)
@@ -140,7 +143,7 @@ class Daemon:
             for meter_settings, key in zip(settings.meters, meter_keys, strict=True):
                 meter = self._meter_overrides.get(meter_settings.id) or build_meter(
                     meter_settings, self.clock, log=self.log.bind(meter_id=meter_settings.id), origin=origin)
-                signer = ReadingSigner(key.private_key, ledger.domain)
+                signer = ReadingSigner(key, ledger.domain)
                 self.pollers.append(MeterPoller(meter_settings.id, meter_settings.kind, meter, signer, outbox,
                                                 self.clock, self.metrics, self.log, meter_settings.interval_s))
             verified = self._verify(ledger, outbox, backoff)
@@ -174,6 +177,15 @@ class Daemon:
             self.metrics.close()
             transport.close()
             outbox.close()
+
+    def _keys(self) -> tuple[bytes, list[bytes]]:
+        """The sender's key and each meter's, decrypting only the keystores needed."""
+        names: list[str | int] = ["sender"] + [meter.id for meter in self.settings.meters]
+        refs = [self.settings.sender] + [meter.key for meter in self.settings.meters]
+        missing = [(name, ref) for name, ref in zip(names, refs, strict=True) if name not in self._given_keys]
+        loaded = dict(zip([name for name, _ in missing], load_keys([ref for _, ref in missing]), strict=True))
+        keys = [self._given_keys[name] if name in self._given_keys else loaded[name].private_key for name in names]
+        return keys[0], keys[1:]
 
     # ------------------------------------------------------------------ start-up checks
 
@@ -282,12 +294,16 @@ class Daemon:
                          detail="the rest stays in the outbox for the next start")
 
 
-def run_in_process(settings_list: list[GatewaySettings], clock: Clock | None = None) -> list[Daemon]:
+def run_in_process(settings_list: list[GatewaySettings], clock: Clock | None = None,
+                   keys_list: list[dict[str | int, bytes]] | None = None) -> list[Daemon]:
     """Starts several gateways in this process (the demo's community), sharing one clock.
 
+    ``keys_list[i]`` gives gateway i's keys ("sender" and meter ids) instead of keystores.
     Stop them with ``for d in daemons: d.stop()`` then ``d.wait_stopped()``.
     """
-    daemons = [Daemon(settings, clock=clock) for settings in settings_list]
+    keys_list = keys_list or [{} for _ in settings_list]
+    daemons = [Daemon(settings, clock=clock, keys=keys) for settings, keys in zip(settings_list, keys_list,
+                                                                                     strict=True)]
     for daemon in daemons:
         daemon.start()
     return daemons

@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS readings (
     resolved_at REAL,
     PRIMARY KEY (meter_id, seq)
 );
-CREATE INDEX IF NOT EXISTS readings_open ON readings (status, created_at) WHERE status IN ('pending', 'batched');
+CREATE INDEX IF NOT EXISTS readings_open ON readings (status) WHERE status IN ('pending', 'batched');
 CREATE INDEX IF NOT EXISTS readings_batch ON readings (batch_id);
 CREATE INDEX IF NOT EXISTS batches_open ON batches (status) WHERE status IN ('prepared', 'sent', 'mined');
 """
@@ -181,10 +181,10 @@ class Outbox:
             )
 
     def pending(self, limit: int) -> list[StoredReading]:
-        # Insertion order keeps each meter's readings in sequence order.
+        # Insertion (rowid) order keeps each meter's readings in sequence order, even if
+        # the wall clock behind created_at steps backwards.
         rows = self._query(
-            f"SELECT {_READING_COLUMNS} FROM readings WHERE status = 'pending' ORDER BY created_at, meter_id, seq"
-            " LIMIT ?", (limit,))
+            f"SELECT {_READING_COLUMNS} FROM readings WHERE status = 'pending' ORDER BY rowid LIMIT ?", (limit,))
         return [_reading(row) for row in rows]
 
     def pending_count(self) -> int:
@@ -290,7 +290,7 @@ class Outbox:
 
     def batch_keys(self, batch_id: int) -> list[tuple[int, int]]:
         return [tuple(row) for row in self._query(
-            "SELECT meter_id, seq FROM readings WHERE batch_id = ? ORDER BY created_at, meter_id, seq", (batch_id,))]
+            "SELECT meter_id, seq FROM readings WHERE batch_id = ? ORDER BY rowid", (batch_id,))]
 
 
 _READING_COLUMNS = ("meter_id, seq, timestamp, import_wh, export_wh, state_of_charge_wh, record, status,"

@@ -128,3 +128,45 @@ def test_unusable_outbox_or_metrics_port_is_a_config_error(create_gateway, tmp_p
         taken.listen()
         raw, _ = create_gateway(meters=1, first_meter_id=200, metrics={"port": taken.getsockname()[1]})
         assert Daemon(load_settings(None, **raw)).run() == 2
+
+
+def test_a_community_of_gateways_in_process_with_a_simulated_battery(system, w3, tmp_path):
+    """The demo's shape: household gateways and the battery's gateway in one process,
+    keys handed over directly, the battery's charge following the households."""
+    from eth_account import Account
+    from oracle_helpers import fund, register_meter
+
+    from oracle.daemon import run_in_process
+
+    households = [{"type": "simulated_household", "seed": seed, "pv_peak_w": 6000} for seed in (1, 2)]
+    chain = {"rpc_url": w3.provider.endpoint_uri, "chain_id": 8890, "ledger_address": system.ledger.address,
+             "confirmations": 1, "poll_interval_s": 0.05}
+    settings_list, keys_list = [], []
+    meters = [(701, "household", households[0]), (702, "household", households[1]),
+              (799, "battery", {"type": "simulated_battery", "households": households})]
+    for meter_id, kind, source in meters:
+        sender, meter_key = bytes(Account.create().key), bytes(Account.create().key)
+        fund(w3, Account.from_key(sender).address)
+        register_meter(system, meter_id, Account.from_key(meter_key).address, w3.eth.accounts[6 + meter_id % 3],
+                       kind=1 if kind == "battery" else 0, rated_power_w=1_000_000)
+        settings_list.append(load_settings(None, chain=chain, sender={"keystore": "in-memory"},
+                                           outbox={"path": str(tmp_path / f"{meter_id}.sqlite")},
+                                           batch={"max_delay_s": 0.1}, metrics={"port": 0},
+                                           meters=[{"id": meter_id, "kind": kind, "interval_s": 0.3,
+                                                    "key": {"keystore": "in-memory"}, "source": source}]))
+        keys_list.append({"sender": sender, meter_id: meter_key})
+    daemons = run_in_process(settings_list, keys_list=keys_list)
+    try:
+        for meter_id, *_ in meters:
+            wait_for(lambda m=meter_id: len(accepted_readings_of(w3, system, m)) >= 2, 30, f"readings of {meter_id}")
+    finally:
+        for daemon in daemons:
+            daemon.stop()
+        assert all(daemon.wait_stopped(30) and daemon.exit_code == 0 for daemon in daemons)
+    reported = [log for log in w3.eth.get_logs({"address": system.battery.address, "fromBlock": 0,
+                                                "topics": [w3.keccak(text="StateOfChargeReported(uint256,uint256)")]})]
+    assert reported, "the battery meter's readings reached the battery as state-of-charge reports"
+
+
+def accepted_readings_of(w3, system, meter_id):
+    return [e for e in accepted_readings(w3, system.ledger.address) if e.meter_id == meter_id]
