@@ -240,6 +240,16 @@ class Daemon:
 
     # ------------------------------------------------------------------ submitting
 
+    def _run_keepers(self, keepers) -> None:
+        # Keeper duties are extra: a misconfigured market or a failing clearing call is
+        # logged, and never counts against the readings' failure budget.
+        for task in keepers:
+            try:
+                task.tick(time.time())
+            except TransportError as exc:
+                self.metrics.keeper_runs.labels(task.name.split(":")[0], "failed").inc()
+                self.log.warning("keeper.failed", task=task.name, error=exc.user_message)
+
     def _prune(self) -> None:
         """Forgets old resolved readings now and then, so months of running stay small."""
         now = time.time()
@@ -262,8 +272,7 @@ class Daemon:
                     self.outbox.set_meta(VERIFIED_KEY, f"{ledger.domain.chain_id}:{ledger.address}")
                     self.log.info("chain.verified")
                 submitter.tick()
-                for task in keepers:
-                    task.tick(time.time())
+                self._run_keepers(keepers)
                 self._prune()
             except (ConfigError, GaveUp):
                 raise
