@@ -1,0 +1,20 @@
+"""The community demo (`python -m energo.community`, `make demo`): a microgrid's day, end to end.
+
+A local Qtum-like chain, the deployment engine, registered households and the shared
+battery, the real gateway daemons signing and batching simulated meter readings, trading
+agents on the market, and at the end a report, a chart and invariant checks read from
+the chain. See docs/demo.md.
+
+Entry points:
+
+- ``run_demo(options)``: the whole run as `make demo` does it; returns a ``DemoResult``.
+- ``start_community(options)``: the running community (chain, contracts, gateways), for
+  callers that keep it alive after the day (a later ``--serve``); ``Community.handles()``
+  says where everything is.
+"""
+
+from energo.community.community import Community, CommunityHandles, start_community
+from energo.community.options import CommunityOptions
+from energo.community.run import DemoResult, run_demo
+
+__all__ = ["Community", "CommunityHandles", "CommunityOptions", "DemoResult", "run_demo", "start_community"]
