@@ -16,7 +16,6 @@ from web3.logs import DISCARD
 
 from energo.constants import TSL, WATT_PER_WH
 from energo.system import MARKET_ROLE, EnergoSystem
-from energo.testing.fixtures import time_travel
 from energo.tx import Sender
 
 HOUSEHOLD, BATTERY_METER = 0, 1
@@ -102,7 +101,11 @@ class LedgerKit:
         return self.w3.eth.get_block("latest")["timestamp"]
 
     def advance(self, seconds: int) -> int:
-        return time_travel(self.w3, seconds)
+        """Mines a block exactly `seconds` after the latest one and returns its timestamp."""
+        target = self.now() + seconds
+        self.w3.provider.make_request("evm_setNextBlockTimestamp", [target])
+        self.w3.provider.make_request("evm_mine", [])
+        return self.now()
 
     def register(self, account: str, kind: int = HOUSEHOLD, rated_power_w: int = 10_000, import_wh: int = 0,
                  export_wh: int = 0, meter_id: int | None = None) -> Meter:
@@ -175,6 +178,29 @@ class LedgerKit:
 @pytest.fixture
 def kit(system, registrar, relayer) -> LedgerKit:
     return LedgerKit(system, registrar, relayer)
+
+
+@pytest.fixture
+def kit_factory(system, registrar, relayer):
+    """A fresh kit each call (a state machine's examples each start from a snapshot)."""
+    return lambda registrar_=registrar, relayer_=relayer: LedgerKit(system, registrar_, relayer_)
+
+
+class PinnedClockSender(Sender):
+    """Mines each transaction at the latest block's timestamp, so its gas estimate and its
+    execution see the same clock (rent, and so gas, depends on elapsed time); time moves
+    only when a test moves it."""
+
+    def transact(self, call, gas=None):
+        latest = self.w3.eth.get_block("latest")["timestamp"]
+        self.w3.provider.make_request("evm_setNextBlockTimestamp", [latest])
+        return super().transact(call, gas)
+
+
+@pytest.fixture
+def pinned():
+    """Wraps a Sender so its transactions run on a pinned clock."""
+    return lambda sender: PinnedClockSender(sender.w3, sender.account)
 
 
 @pytest.fixture

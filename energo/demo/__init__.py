@@ -1,0 +1,1 @@
+"""Interim demo of the ledger: one household, a few signed readings, its main screen."""
