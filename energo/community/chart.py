@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after choosing the headless backend)
 
 from energo.community.members import BATTERY_METER_ID  # noqa: E402
+from energo.community.report import reading_rounds  # noqa: E402
 from energo.constants import TSL  # noqa: E402
 
 
@@ -38,8 +39,9 @@ def series(community) -> dict:
         k = bisect_right(community.interval_blocks, event.block) - 1
         soc[k] = (event.args["stateOfChargeWh"], event.args["supplyWh"])
     trades = defaultdict(list)
+    read_by_block = reading_rounds(community)
     for event in log.named("Traded"):
-        k = bisect_right(community.interval_blocks, event.block) - 1
+        k = bisect_right(read_by_block, event.block) - 1
         trades[k].append((event.args["price"], event.args["amountWh"]))
     rounds = [((e.args["roundId"] + 1) * 900 - start, e.args["price"]) for e in log.named("RoundCleared")
               if e.args["price"]]

@@ -36,6 +36,16 @@ def _iso(timestamp: int) -> str:
     return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def reading_rounds(community) -> list[int]:
+    """For each interval k, the block of the last reading accepted at T(k)."""
+    opts = community.options
+    last = [0] * (opts.intervals + 1)
+    for event in community.chainlog.named("ReadingAccepted"):
+        k = (event.args["timestamp"] - opts.interval_start(0)) // opts.interval_s
+        last[k] = max(last[k], event.block)
+    return last
+
+
 def collect(community) -> dict:
     """Everything the report shows, from the chain (events and views)."""
     rpc, battery, tsl = community.rpc, community.battery, community.tsl
@@ -58,9 +68,13 @@ def collect(community) -> dict:
         if event.args["from"] == treasury and event.args["to"] in funded:
             funded[event.args["to"]] += event.args["value"]
 
+    # A trade's interval is the last reading round applied before it: trades of interval k
+    # settle after the readings at T(k) and before those at T(k+1) (in auction mode they are
+    # cleared at T(k+1), before its readings).
+    read_by_block = reading_rounds(community)
     trades = []
     for event in log.named("Traded"):
-        interval = bisect_right(community.interval_blocks, event.block) - 1
+        interval = bisect_right(read_by_block, event.block) - 1
         trades.append({"interval": interval, "seller": names[event.args["seller"]],
                        "buyer": names[event.args["buyer"]], "amount_wh": event.args["amountWh"],
                        "price": event.args["price"]})
