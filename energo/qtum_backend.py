@@ -20,6 +20,19 @@ from energo.tx import _abi_type
 from energo_qtum import JanusClient, QtumError, QtumSigner, QtumWallet
 
 
+def _normalize(value: Any, param: dict) -> Any:
+    """Addresses checksummed, as web3.py returns them, inside structs and arrays too."""
+    kind = param["type"]
+    if kind.endswith("]"):
+        inner = dict(param, type=kind[: kind.rindex("[")])
+        return [_normalize(v, inner) for v in value]
+    if kind == "tuple":
+        return tuple(_normalize(v, c) for v, c in zip(value, param["components"], strict=True))
+    if kind == "address":
+        return Web3.to_checksum_address(value)
+    return value
+
+
 class QtumBackend:
     def __init__(self, janus: JanusClient, signer: QtumSigner, confirmations: int = 1,
                  receipt_timeout: float = 600.0, wallet: QtumWallet | None = None):
@@ -72,8 +85,7 @@ class QtumBackend:
         raw = self.janus.call({"to": Web3.to_checksum_address(address), "data": data, "from": self.sender})
         outputs = contract.get_function_by_name(fn).abi["outputs"]
         values = abi_decode([_abi_type(o) for o in outputs], bytes.fromhex(raw.removeprefix("0x")))
-        values = tuple(Web3.to_checksum_address(v) if o["type"] == "address" else v
-                       for v, o in zip(values, outputs, strict=True))
+        values = tuple(_normalize(v, o) for v, o in zip(values, outputs, strict=True))
         return values[0] if len(values) == 1 else values
 
     def code_at(self, address: str) -> bytes:

@@ -105,7 +105,7 @@ def choose_backend(account, janus_account=None, qtum_keystore=None, passphrase_f
         if network is None:
             raise click.ClickException(f"chain id {chain.chain_id} is not a Qtum network")
         confirmations = chain.provider.network.required_confirmations or 1
-        return QtumBackend(JanusClient(chain.provider.uri), QtumSigner(bytes(key), network),
+        return QtumBackend(JanusClient(chain.provider.uri), QtumSigner(bytes(key).hex(), network),
                            confirmations=confirmations)
     if janus_account:
         return Web3Backend(Sender(chain.provider.web3, chain.provider.web3.to_checksum_address(janus_account)))
