@@ -13,7 +13,7 @@ import click
 
 from .checks import format_qtum
 from .encoding import strip_0x
-from .errors import InvalidSpecError, QtumError
+from .errors import InvalidKeyError, InvalidSpecError, QtumError
 from .janus import WEI_PER_SATOSHI, JanusClient
 from .keys import base58_to_hex, sender_address
 from .networks import NETWORKS
@@ -64,12 +64,37 @@ network_option = click.option("--network", type=click.Choice(sorted(NETWORKS)), 
 
 
 @cli.command()
-@click.option("--privkey", required=True, help="Private key: 64 hex digits or WIF.")
+@click.option("--privkey", default=None, help="Private key: 64 hex digits or WIF.")
+@click.option("--keystore", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="An encrypted keystore (eth-account's format) instead of --privkey.")
+@click.option("--passphrase-file", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="The keystore's passphrase (else $ENERGO_KEYSTORE_PASSPHRASE).")
 @network_option
 @_reports_errors
-def address(privkey: str, network: str) -> None:
+def address(privkey: str | None, keystore: str | None, passphrase_file: str | None, network: str) -> None:
     """Print the Qtum sender address (base58 and hash160 hex) of a key."""
+    if (privkey is None) == (keystore is None):
+        raise InvalidKeyError("give exactly one of --privkey or --keystore")
+    if keystore:
+        privkey = _decrypt_keystore(keystore, passphrase_file)
     _emit(sender_address(privkey, network).as_dict())
+
+
+def _decrypt_keystore(path: str, passphrase_file: str | None) -> str:
+    import os
+
+    from eth_account import Account
+
+    if passphrase_file:
+        passphrase = open(passphrase_file).read().strip()
+    elif "ENERGO_KEYSTORE_PASSPHRASE" in os.environ:
+        passphrase = os.environ["ENERGO_KEYSTORE_PASSPHRASE"]
+    else:
+        raise InvalidKeyError("give --passphrase-file or set ENERGO_KEYSTORE_PASSPHRASE")
+    try:
+        return bytes(Account.decrypt(open(path).read(), passphrase)).hex()
+    except (ValueError, KeyError) as exc:
+        raise InvalidKeyError(f"cannot decrypt {path}: {exc}") from None
 
 
 @cli.command("contract-address")
