@@ -143,6 +143,26 @@ class SunSpecSource(_Section):
         return self
 
 
+class DlmsSource(_Section):
+    """A DLMS/COSEM meter: TCP (IP wrapper, port 4059) or a serial HDLC line (optical probe, RS-485)."""
+
+    type: Literal["dlms"]
+    host: str | None = None
+    port: int = 4059
+    serial_port: str | None = None
+    baudrate: int = 9600
+    client_logical_address: int = 16  # the public client
+    server_logical_address: int = 1  # the management logical device
+    server_physical_address: int = 17  # HDLC only
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_link(self) -> DlmsSource:
+        if (self.host is None) == (self.serial_port is None):
+            raise ValueError("give exactly one of host (TCP) or serial_port (HDLC)")
+        return self
+
+
 class SimulatedHouseholdSource(_Section):
     """Registers count from `origin_timestamp` (default: the gateway's first start, kept
     in the outbox), so they continue across restarts like a real meter's."""
@@ -168,7 +188,7 @@ class SimulatedBatterySource(_Section):
 
 
 MeterSource = Annotated[
-    DsmrSource | SunSpecSource | SimulatedHouseholdSource | SimulatedBatterySource,
+    DsmrSource | SunSpecSource | DlmsSource | SimulatedHouseholdSource | SimulatedBatterySource,
     Field(discriminator="type"),
 ]
 

@@ -1,8 +1,9 @@
-"""Meter adapters: DSMR P1, Modbus/SunSpec and simulated meters, behind one interface."""
+"""Meter adapters: DSMR P1, Modbus/SunSpec, DLMS/COSEM and simulated meters, behind one interface."""
 
 from __future__ import annotations
 
 from oracle.config import (
+    DlmsSource,
     DsmrSource,
     MeterSettings,
     SimulatedBatterySource,
@@ -35,6 +36,14 @@ def build_meter(settings: MeterSettings, clock: Clock, log=None, origin: float |
         )
         return SunSpecMeter(SunSpecDevice(client, source.unit_id, source.base_address), source.profile,
                             source.capacity_wh)
+    if isinstance(source, DlmsSource):
+        from oracle.meters.dlms import hdlc_meter, tcp_meter
+
+        if source.host:
+            return tcp_meter(source.host, source.port, source.server_logical_address, source.client_logical_address,
+                             source.timeout_s)
+        return hdlc_meter(source.serial_port, source.baudrate, source.server_logical_address,
+                          source.server_physical_address, source.client_logical_address, source.timeout_s)
     from oracle.meters.simulated import HouseholdProfile, SimulatedBattery, SimulatedHousehold
 
     def profile(household: SimulatedHouseholdSource) -> HouseholdProfile:
