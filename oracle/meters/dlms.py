@@ -104,14 +104,36 @@ def tcp_meter(host: str, port: int, server_logical_address: int = 1, client_logi
     return DlmsMeter(factory, f"dlms tcp://{host}:{port}")
 
 
+def _safe_hdlc_transport_class():
+    from dlms_cosem.clients.hdlc_transport import SerialHdlcTransport
+
+    class SafeHdlcTransport(SerialHdlcTransport):
+        """dlms-cosem's HDLC transport keeps waiting, timeout after timeout, for a meter
+        that never answers. A read that times out empty ends the session instead."""
+
+        def _read_frame(self) -> bytes:
+            frame = super()._read_frame()
+            if not frame:
+                raise CommunicationError(f"no HDLC frame from {self.serial_port} within {self.timeout}s")
+            return frame
+
+    return SafeHdlcTransport
+
+
 def hdlc_meter(serial_port: str, baudrate: int = 9600, server_logical_address: int = 1,
                server_physical_address: int = 17, client_logical_address: int = PUBLIC_CLIENT,
                timeout_s: float = 10.0) -> DlmsMeter:
     from dlms_cosem.clients.dlms_client import DlmsClient
 
+    transport_class = _safe_hdlc_transport_class()
+
     def factory():
-        return DlmsClient.with_serial_hdlc_transport(serial_port, client_logical_address, server_logical_address,
-                                                     server_physical_address, baud_rate=baudrate,
-                                                     timeout=int(max(1, timeout_s)))
+        transport = transport_class(client_logical_address=client_logical_address,
+                                    server_logical_address=server_logical_address, serial_port=serial_port,
+                                    serial_baud_rate=baudrate, server_physical_address=server_physical_address,
+                                    timeout=int(max(1, timeout_s)))
+        return DlmsClient(client_logical_address=client_logical_address,
+                          server_logical_address=server_logical_address, io_interface=transport,
+                          timeout=int(max(1, timeout_s)))
 
     return DlmsMeter(factory, f"dlms hdlc {serial_port}")

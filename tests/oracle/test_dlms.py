@@ -169,3 +169,18 @@ def test_a_configured_dlms_meter_is_built_from_its_source(emulate):
     settings = MeterSettings(id=5, key={"keystore": "/k"},
                              source={"type": "dlms", "host": "127.0.0.1", "port": emulator.port, "timeout_s": 3})
     assert build_meter(settings, SystemClock()).read() == Registers(42_000, 7)
+
+
+def test_a_silent_meter_on_a_serial_hdlc_line_is_a_read_error_not_a_hang():
+    import os
+
+    from oracle.meters.dlms import hdlc_meter
+
+    controller, device = os.openpty()  # a serial line whose far end never answers
+    try:
+        with pytest.raises(MeterReadError) as error:
+            hdlc_meter(os.ttyname(device), timeout_s=1).read()
+        assert error.value.reason == "no_answer"
+    finally:
+        os.close(controller)
+        os.close(device)
