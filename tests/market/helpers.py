@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
+from web3.logs import DISCARD
 
 from energo.readings import MeterReading, ReadingDomain, SignedReading
 from energo.system import EnergoSystem
@@ -66,10 +67,16 @@ class Funder:
     def _signed_export(self, account: str, stored_wh: int) -> bytes:
         meter = self._meter(account)
         efficiency = self.system.battery.functions.chargeEfficiencyBps().call()
-        meter.export_wh += export_for(stored_wh, efficiency)
+        exported = export_for(stored_wh, efficiency)
+        meter.export_wh += exported
         meter.seq += 1
         now = self.w3.eth.get_block("latest")["timestamp"]
-        meter.timestamp = max(meter.timestamp + 1, now)
+        # the reading must be physically possible: rated power times elapsed time
+        min_elapsed = max(1, -(-exported * 3600 // RATED_POWER_W))
+        meter.timestamp = max(meter.timestamp + min_elapsed, now)
+        if meter.timestamp > now + 60:  # beyond the ledger's clock skew: let time pass
+            self.w3.provider.make_request("evm_increaseTime", [meter.timestamp - now])
+            self.w3.provider.make_request("evm_mine", [])
         reading = MeterReading(meter.meter_id, meter.seq, meter.timestamp, 0, meter.export_wh, 0)
         domain = ReadingDomain(self.w3.eth.chain_id, self.system.ledger.address)
         signed = Account.sign_message(encode_typed_data(full_message=domain.typed_data(reading)), meter.key.key)
@@ -80,8 +87,12 @@ class Funder:
         if isinstance(accounts, str):
             accounts = [accounts]
         for start in range(0, len(accounts), 100):
-            batch = b"".join(self._signed_export(a, wh) for a in accounts[start:start + 100])
-            self.relayer.transact(self.system.ledger.functions.submitReadings(batch))
+            chunk = accounts[start:start + 100]
+            batch = b"".join(self._signed_export(a, wh) for a in chunk)
+            receipt = self.relayer.transact(self.system.ledger.functions.submitReadings(batch))
+            accepted = self.system.ledger.events.ReadingAccepted().process_receipt(receipt, errors=DISCARD)
+            if len(accepted) != len(chunk):
+                raise RuntimeError(f"only {len(accepted)} of {len(chunk)} funding readings were accepted")
 
     def give_tsl(self, household: Sender, amount: int) -> None:
         """Treasury -> household, then the household deposits it in the battery."""

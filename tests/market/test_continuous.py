@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from web3.logs import DISCARD
 
-from energo.constants import TSL, WATT_PER_WH
+from energo.constants import WATT_PER_WH
 from energo.market import MarketConfig, RemovalReason, Side, cost_tsl, deploy_market
 from energo.testing.fixtures import time_travel
 from energo.tx import TxFailed
@@ -242,7 +242,8 @@ def test_good_till_time_in_the_past_reverts(env, cda, w3):
 )
 def test_bad_order_input_reverts(env, cda, price, amount, error, args):
     for side in (Side.BUY, Side.SELL):
-        expect_revert(error, args, lambda: env.traders[0].transact(cda.functions.placeOrder(side, price, amount, 0, False)))
+        call = cda.functions.placeOrder(side, price, amount, 0, False)
+        expect_revert(error, args, lambda call=call: env.traders[0].transact(call))
 
 
 def test_invalid_configuration_is_refused(env):

@@ -6,11 +6,18 @@ from __future__ import annotations
 
 from hypothesis import HealthCheck, note, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 from web3.logs import DISCARD
 
 from energo.constants import WATT_PER_WH
-from energo.market import Side, cost_tsl
+from energo.market import cost_tsl
 from energo.testing.fixtures import set_next_timestamp
 from energo.tx import TxFailed
 
@@ -127,7 +134,7 @@ def test_continuous_market_matches_reference(env, w3, attacker):
         def book_matches_reference(self):
             for side in (BUY, SELL):
                 prices, amounts, counts, _ = market.functions.depth(side, 0, 64).call()
-                assert [(p // TICK, a, c) for p, a, c in zip(prices, amounts, counts)] == self.ref.levels(side)
+                assert [(p // TICK, a, c) for p, a, c in zip(prices, amounts, counts, strict=True)] == self.ref.levels(side)
             assert market.functions.bestBid().call()[0] == self.ref.best(BUY) * TICK
             assert market.functions.bestAsk().call()[0] == self.ref.best(SELL) * TICK
             for order in self.ref.orders:
@@ -155,6 +162,6 @@ def test_continuous_market_matches_reference(env, w3, attacker):
 
     run_state_machine_as_test(
         Machine,
-        settings=settings(max_examples=8, stateful_step_count=30, deadline=None,
+        settings=settings(max_examples=6, stateful_step_count=25, deadline=None,
                           suppress_health_check=list(HealthCheck)),
     )

@@ -1,0 +1,250 @@
+"""Gas of the markets on a Qtum-like anvil (optimizer on, cancun), whole-transaction gas
+from receipts (21k base and refunds included).
+
+Makers and auction participants are distinct accounts, each with WATT and prepaid TSL
+rent, so the battery's per-account slots are cold as they would be in a real community
+(the same account filling many orders would be cheaper and flatter the numbers).
+
+main() -> dict; writes benchmarks/results/market.json.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+
+from web3 import Web3
+
+from benchmarks.run import print_table, write_results
+from energo.constants import QTUM_BLOCK_GAS_LIMIT, TSL, WATT_PER_WH
+from energo.localchain import Anvil
+from energo.market import MarketConfig, Side, deploy_market
+from energo.system import Roles, SystemConfig, deploy_system
+from energo.tx import Sender
+
+TICK = TSL // 1000
+P = 500 * TICK
+AUCTION_ORDERS = 1_000
+ACCOUNTS = AUCTION_ORDERS + 20
+CLEAR_CHUNK = 250
+MIN_ORDER_WH = 100
+
+
+def raw(sender: str, call) -> dict:
+    """A legacy transaction for an unlocked dev account, with fixed gas (no estimate)."""
+    return {"from": sender, "to": call.address, "data": call._encode_transaction_data(),
+            "gas": 1_000_000, "gasPrice": 400 * 10**9, "type": 0}
+
+
+class Bench:
+    def __init__(self, w3: Web3) -> None:
+        self.w3 = w3
+        accounts = w3.eth.accounts
+        s = [Sender(w3, a) for a in accounts]
+        self.admin, self.treasury, self.operator, self.registrar, self.relayer = s[:5]
+        self.users = s[5:]
+        config = SystemConfig(capacity_wh=100_000_000, reserve_tolerance_wh=100_000_000)
+        self.system = deploy_system(w3, Roles(self.admin, self.treasury, self.operator, self.registrar), config)
+
+    # ------------------------------------------------------------ setup (fire and forget)
+
+    def _fire(self, txs: list[dict]) -> None:
+        """Sends (sender, call) pairs without waiting between them, then checks them all."""
+        hashes = [self.w3.eth.send_transaction(raw(sender, call)) for sender, call in txs]
+        for h in hashes[-1:]:
+            self.w3.eth.wait_for_transaction_receipt(h, timeout=300)
+        for h in hashes:
+            assert self.w3.eth.get_transaction_receipt(h)["status"] == 1
+
+    def fund(self, users: list[Sender], watt_wh: int, tsl: int) -> None:
+        """TSL first (treasury -> user -> deposit), then WATT: one signed export reading
+        mints to a whale account, which transfers WATT to each user."""
+        import importlib.util
+        from pathlib import Path
+
+        spec = importlib.util.spec_from_file_location(
+            "market_helpers", Path(__file__).resolve().parent.parent / "tests" / "market" / "helpers.py")
+        helpers = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = helpers
+        spec.loader.exec_module(helpers)
+        system = self.system
+        tsl_c, battery = system.tsl, system.battery
+        self._fire([(self.treasury.address, tsl_c.functions.transfer(u.address, tsl))
+                    for u in users])
+        self._fire([(u.address, tsl_c.functions.approve(battery.address, tsl))
+                    for u in users])
+        self._fire([(u.address, battery.functions.deposit(tsl))
+                    for u in users])
+        whale = self.operator  # rent-exempt, so its WATT stays put while it hands it out
+        funder = helpers.Funder(system, self.relayer)
+        total = watt_wh * len(users)
+        for start in range(0, total, 4_000_000):
+            funder.give_watt(whale.address, min(4_000_000, total - start))
+        self._fire([(whale.address, battery.functions.transfer(u.address, watt_wh * WATT_PER_WH)) for u in users])
+
+    def gas(self, sender: Sender, call) -> int:
+        """Gas of one transaction, a minute after the previous block: like a real user's
+        transaction, it pays the battery's lazy rent settlement."""
+        self.w3.provider.make_request("evm_increaseTime", [60])
+        self.w3.provider.make_request("evm_mine", [])
+        receipt = sender.transact(call)
+        self.last_receipt = receipt
+        return receipt["gasUsed"]
+
+    def battery_gas(self) -> int:
+        """Gas spent inside the battery's hooks by the last measured transaction."""
+        trace = self.w3.provider.make_request(
+            "debug_traceTransaction", [self.last_receipt["transactionHash"].hex(), {"tracer": "callTracer"}])
+        battery = self.system.battery.address.lower()
+        return sum(int(c["gasUsed"], 16) for c in trace["result"].get("calls", []) if c["to"].lower() == battery)
+
+
+def continuous_metrics(b: Bench) -> dict[str, float]:
+    market = deploy_market(b.system, "continuous", MarketConfig(tick_size=TICK, min_order_wh=MIN_ORDER_WH))
+    f = market.functions
+    u = b.users
+    out: dict[str, float] = {}
+
+    def place(sender, side, tick, amount=1_000, ioc=False):
+        return b.gas(sender, f.placeOrder(side, tick * TICK, amount, 0, ioc))
+
+    def order_ids(receipt):
+        return [e["args"]["orderId"] for e in market.events.OrderPlaced().process_receipt(receipt)]
+
+    # a book of 10 bid levels (ticks 400..409); asks rest far above (3000+)
+    for i in range(10):
+        place(u[i], Side.BUY, 400 + i)
+    # first order of an account, at a new level
+    out["place_new_level_first_order"] = place(u[10], Side.BUY, 411)
+    # the same account's next orders (its lock slot is already non-zero)
+    out["place_new_level"] = place(u[10], Side.BUY, 412)
+    out["place_new_level_battery"] = b.battery_gas()
+    out["place_existing_level"] = place(u[10], Side.BUY, 412)
+    out["place_existing_level_battery"] = b.battery_gas()
+    out["place_new_level_sell"] = place(u[11], Side.SELL, 3_000) and place(u[11], Side.SELL, 3_001)
+    out["place_existing_level_sell"] = place(u[11], Side.SELL, 3_001)
+    # cancel: an order whose level keeps other orders, and the last order of a level
+    rid = order_ids(u[10].transact(f.placeOrder(Side.BUY, 412 * TICK, 1_000, 0, False)))[0]
+    out["cancel"] = b.gas(u[10], f.cancelOrder(rid))
+    out["cancel_battery"] = b.battery_gas()
+    rid = order_ids(u[10].transact(f.placeOrder(Side.BUY, 413 * TICK, 1_000, 0, False)))[0]
+    out["cancel_last_at_level"] = b.gas(u[10], f.cancelOrder(rid))
+
+    # depth ratio: a new level by the same account at depth 10 and at depth 1000, each in
+    # an already occupied bitmap word, each a minute after the account's last order
+    depth10 = place(u[12], Side.BUY, 414) and place(u[12], Side.BUY, 415)
+    b._fire([(u[13 + i % 5].address, f.placeOrder(Side.BUY, (1_000 + i) * TICK, MIN_ORDER_WH, 0, False))
+             for i in range(990)])
+    levels = len(f.depth(Side.BUY, 0, 2_000).call()[0])
+    depth1000 = place(u[12], Side.BUY, 1_995)
+    out["book_levels_for_ratio"] = levels
+    out["place_new_level_depth10"] = depth10
+    out["place_new_level_depth1000"] = depth1000
+    out["depth_ratio_1000_vs_10"] = round(depth1000 / depth10, 4)
+
+    # takers: makers are distinct accounts, resting asks of 200 Wh at one price (tick
+    # 2500). First pass: every maker's first sale (the battery writes its sold counter for
+    # the first time); second pass: the same makers again (steady state of an active
+    # community). Both are reported; the steady state carries the target keys.
+    taker = u[19]
+    extra = 1_000 * TSL  # enough for both passes
+    b._fire([(b.treasury.address, b.system.tsl.functions.transfer(taker.address, extra)),
+             (taker.address, b.system.tsl.functions.approve(b.system.battery.address, extra)),
+             (taker.address, b.system.battery.functions.deposit(extra))])
+    makers = {1: u[20:21], 10: u[21:31], 100: u[31:131]}
+    for label in ("_first_trade", ""):
+        for n, key in ((1, "take_1_maker"), (10, "take_10_makers"), (100, "take_100_makers")):
+            b._fire([(m.address, f.placeOrder(Side.SELL, 2_500 * TICK, 200, 0, False)) for m in makers[n]])
+            out[key + label] = b.gas(taker, f.placeOrder(Side.BUY, 2_500 * TICK, 200 * n, 0, True))
+            out[key + label + "_battery"] = b.battery_gas()
+            assert f.bestAsk().call()[0] == 3_000 * TICK, "the taker must have filled every maker"
+    out["per_extra_maker_first_trade"] = round(
+        (out["take_100_makers_first_trade"] - out["take_1_maker_first_trade"]) / 99, 1)
+    out["per_extra_maker_market_only"] = round(
+        ((out["take_100_makers"] - out["take_100_makers_battery"]) - (out["take_1_maker"] - out["take_1_maker_battery"])) / 99, 1)
+    out["per_extra_maker"] = round((out["take_100_makers"] - out["take_1_maker"]) / 99, 1)
+    return out
+
+
+def auction_metrics(b: Bench) -> dict[str, float]:
+    market = deploy_market(b.system, "auction", MarketConfig(tick_size=TICK, min_order_wh=MIN_ORDER_WH))
+    f = market.functions
+    length = f.roundLength().call()
+    now = b.w3.eth.get_block("latest")["timestamp"]
+    round_id = now // length + 1
+    b.w3.provider.make_request("evm_setNextBlockTimestamp", [round_id * length + 4])
+    b.w3.provider.make_request("evm_mine", [])
+    half = AUCTION_ORDERS // 2
+    # bids 480..529 and asks 470..519 (ticks), interleaved in time, one order per account
+    txs = []
+    for i in range(half):
+        buy = f.placeOrder(Side.BUY, (480 + i % 50) * TICK, 1_000 + (i * 37) % 500)
+        sell = f.placeOrder(Side.SELL, (470 + (i * 7) % 50) * TICK, 1_000 + (i * 53) % 500)
+        txs += [(b.users[2 * i].address, buy), (b.users[2 * i + 1].address, sell)]
+    place_gas = []
+    for tx in txs[:20]:
+        h = b.w3.eth.send_transaction(raw(*tx))
+        place_gas.append(b.w3.eth.wait_for_transaction_receipt(h)["gasUsed"])
+    b._fire(txs[20:])
+    b.w3.provider.make_request("evm_setNextBlockTimestamp", [(round_id + 1) * length + 4])
+    b.w3.provider.make_request("evm_mine", [])
+    chunks, battery = [], 0
+    while True:
+        chunks.append(b.gas(b.relayer, f.clearRound(round_id, CLEAR_CHUNK)))
+        battery += b.battery_gas()
+        if f.roundState(round_id).call()[0] == 3:
+            break
+    state = f.roundState(round_id).call()
+    total = sum(chunks)
+    return {
+        "auction_place_median": statistics.median(place_gas),
+        "auction_clear_total_1000": total,
+        "auction_clear_per_order_1000": round(total / AUCTION_ORDERS, 1),
+        "auction_clear_max_chunk": max(chunks),
+        "auction_clear_battery_per_order": round(battery / AUCTION_ORDERS, 1),
+        "auction_clear_chunks": len(chunks),
+        "auction_clear_chunk_steps": CLEAR_CHUNK,
+        "auction_cleared_wh": state[5],
+        "auction_fits_one_block": int(max(chunks) <= QTUM_BLOCK_GAS_LIMIT),
+    }
+
+
+def main() -> dict[str, float]:
+    with Anvil(accounts=ACCOUNTS + 5) as node:
+        b = Bench(node.web3())
+        b.fund(b.users, watt_wh=20_000, tsl=100 * TSL)
+        metrics = continuous_metrics(b)
+        metrics.update(auction_metrics(b))
+    write_results("market", metrics)
+    print_table("market gas (anvil, whole transactions)", [
+        ("place_new_level", metrics["place_new_level"], "<= 90,000"),
+        ("  of which in battery.lockTsl", metrics["place_new_level_battery"], ""),
+        ("place_new_level_first_order", metrics["place_new_level_first_order"], "first lock of the account"),
+        ("place_existing_level", metrics["place_existing_level"], "<= 70,000"),
+        ("  of which in battery.lockTsl", metrics["place_existing_level_battery"], ""),
+        ("place_new_level_sell", metrics["place_new_level_sell"], "WATT lock"),
+        ("place_existing_level_sell", metrics["place_existing_level_sell"], "WATT lock"),
+        ("cancel", metrics["cancel"], "<= 45,000"),
+        ("  of which in battery.unlockTsl", metrics["cancel_battery"], ""),
+        ("cancel_last_at_level", metrics["cancel_last_at_level"], "level and bitmap cleared"),
+        ("take_1_maker", metrics["take_1_maker"], "<= 110,000"),
+        ("  of which in battery.settleFill", metrics["take_1_maker_battery"], ""),
+        ("take_10_makers", metrics["take_10_makers"], ""),
+        ("take_100_makers", metrics["take_100_makers"], ""),
+        ("  of which in battery.settleFill", metrics["take_100_makers_battery"], ""),
+        ("per_extra_maker", metrics["per_extra_maker"], "<= 12,000"),
+        ("  market contract only", metrics["per_extra_maker_market_only"], ""),
+        ("per_extra_maker_first_trade", metrics["per_extra_maker_first_trade"], "makers' first sale"),
+        ("take_1_maker_first_trade", metrics["take_1_maker_first_trade"], ""),
+        ("depth_ratio_1000_vs_10", metrics["depth_ratio_1000_vs_10"], "<= 1.05"),
+        ("auction_place_median", metrics["auction_place_median"], ""),
+        ("auction_clear_per_order_1000", metrics["auction_clear_per_order_1000"], "<= 25,000"),
+        ("  of which in battery hooks", metrics["auction_clear_battery_per_order"], "settleFill/unlock"),
+        ("auction_clear_total_1000", metrics["auction_clear_total_1000"], "in bounded chunks"),
+        ("auction_clear_max_chunk", metrics["auction_clear_max_chunk"], "<= 40,000,000"),
+    ])
+    return metrics
+
+
+if __name__ == "__main__":
+    main()
