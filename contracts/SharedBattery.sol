@@ -7,7 +7,6 @@ import {IERC20Metadata} from "@openzeppelin/contracts/token/ERC20/extensions/IER
 import {IERC20Permit} from "@openzeppelin/contracts/token/ERC20/extensions/IERC20Permit.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
 import {IERC20Errors} from "@openzeppelin/contracts/interfaces/draft-IERC6093.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {ISharedBattery} from "../interfaces/ISharedBattery.sol";
 import {IMeterLedger} from "../interfaces/IMeterLedger.sol";
@@ -18,7 +17,7 @@ import {RentIndex} from "./libraries/RentIndex.sol";
 /// @notice See {ISharedBattery} and docs/ledger.md. The ERC-20 is written here, not taken
 /// from OpenZeppelin, because a WATT balance shares its storage slot with the free TSL
 /// deposit and the rent checkpoint: settling rent and moving WATT is then one write.
-contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable {
+contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
     using AccountBook for Holding;
     using AccountBook for EnergyBook;
     using AccountBook for TradeBook;
@@ -60,14 +59,22 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
     mapping(address account => uint256) private _trades;
     mapping(address owner => mapping(address spender => uint256)) private _allowances;
 
-    /// index (80) | lastAccrual (40) << 80 | tslCollected (136) << 120
+    // Global state in four words, grouped by who needs them: a reading or a transfer
+    // touches only the first three (see docs/ledger.md, "Storage layout").
+    /// index (80) | lastAccrual (40) << 80 | supplyWh (40) << 120 | tslCollected (96) << 160
     uint256 private _rent;
-    /// operator (160) | rentPerWattDay (64) << 160 | chargeEfficiencyBps (16) << 224 | mintingHalted (8) << 240
+    /// operator (160) | rentPerWattDay (64) << 160
     uint256 private _config;
-    /// supplyWh (40) | capacityWh (40) << 40 | toleranceWh (40) << 80 | stateOfChargeWh (40) << 120
-    /// | utilityPrice (96) << 160
-    uint256 private _grid;
-    address private _ledger;
+    /// ledger (160) | capacityWh (40) << 160 | chargeEfficiencyBps (16) << 200 | mintingHalted (8) << 216
+    /// | paused (8) << 224
+    uint256 private _core;
+    /// reserveToleranceWh (40) | stateOfChargeWh (40) << 40 | utilityPrice (96) << 80
+    uint256 private _reserve;
+
+    modifier whenNotPaused() {
+        _requireNotPaused(_core);
+        _;
+    }
 
     // ---------------------------------------------------------------- constructor
 
@@ -92,8 +99,9 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
         if (utilityPrice_ == 0 || utilityPrice_ > _MAX_96) revert BatteryInvalidUtilityPrice(utilityPrice_);
         if (reserveToleranceWh_ > _MAX_40) revert BatteryAmountTooLarge(reserveToleranceWh_, _MAX_40);
         TSL = IERC20(tsl_);
-        _config = uint256(uint160(operator_)) | (rentPerWattDay_ << 160) | (uint256(chargeEfficiencyBps_) << 224);
-        _grid = (capacityWh_ << 40) | (reserveToleranceWh_ << 80) | (utilityPrice_ << 160);
+        _config = uint256(uint160(operator_)) | (rentPerWattDay_ << 160);
+        _core = (capacityWh_ << 160) | (uint256(chargeEfficiencyBps_) << 200);
+        _reserve = reserveToleranceWh_ | (utilityPrice_ << 80);
         _rent = block.timestamp << 80;
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
         _grantRole(PAUSER_ROLE, admin);
@@ -119,7 +127,7 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
 
     /// @inheritdoc IERC20
     function totalSupply() external view returns (uint256) {
-        return (_grid & _MAX_40) * WH;
+        return ((_rent >> 120) & _MAX_40) * WH;
     }
 
     /// @inheritdoc IERC20
@@ -218,7 +226,7 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
         Holding memory h = AccountBook.unpackHolding(_holdings[account]);
         uint256 due = RentIndex.rentDue(h.watt, _currentIndex(config), h.rentCheckpoint);
         if (due <= h.freeTsl) return (due, 0);
-        wattDue = RentIndex.wattInKind(due - h.freeTsl, _grid >> 160);
+        wattDue = RentIndex.wattInKind(due - h.freeTsl, _reserve >> 80);
         return (h.freeTsl, wattDue < h.watt ? wattDue : h.watt);
     }
 
@@ -277,7 +285,7 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
 
     /// @inheritdoc ISharedBattery
     function ledger() external view returns (address) {
-        return _ledger;
+        return address(uint160(_core));
     }
 
     /// @inheritdoc ISharedBattery
@@ -292,42 +300,47 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
 
     /// @inheritdoc ISharedBattery
     function utilityPrice() external view returns (uint256) {
-        return _grid >> 160;
+        return _reserve >> 80;
     }
 
     /// @inheritdoc ISharedBattery
     function capacityWh() external view returns (uint256) {
-        return (_grid >> 40) & _MAX_40;
+        return (_core >> 160) & _MAX_40;
     }
 
     /// @inheritdoc ISharedBattery
     function chargeEfficiencyBps() external view returns (uint16) {
-        return uint16(_config >> 224);
+        return uint16(_core >> 200);
     }
 
     /// @inheritdoc ISharedBattery
     function reserveToleranceWh() external view returns (uint256) {
-        return (_grid >> 80) & _MAX_40;
+        return _reserve & _MAX_40;
     }
 
     /// @inheritdoc ISharedBattery
     function lastStateOfChargeWh() external view returns (uint256) {
-        return (_grid >> 120) & _MAX_40;
+        return (_reserve >> 40) & _MAX_40;
     }
 
     /// @inheritdoc ISharedBattery
     function mintingHalted() external view returns (bool) {
-        return (_config >> 240) & 0xff != 0;
+        return (_core >> 216) & 0xff != 0;
     }
 
     /// @inheritdoc ISharedBattery
     function rentCollected() external view returns (uint256) {
-        return _rent >> 120;
+        return _rent >> 160;
     }
 
     /// @inheritdoc ISharedBattery
     function supplyWh() external view returns (uint256) {
-        return _grid & _MAX_40;
+        return (_rent >> 120) & _MAX_40;
+    }
+
+    /// @inheritdoc ISharedBattery
+    function paused() external view returns (bool) {
+        return (_core >> 224) & 0xff != 0;
     }
 
     /// @inheritdoc ISharedBattery
@@ -352,35 +365,35 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
     /// @inheritdoc ISharedBattery
     function setUtilityPrice(uint256 pricePerWatt) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (pricePerWatt == 0 || pricePerWatt > _MAX_96) revert BatteryInvalidUtilityPrice(pricePerWatt);
-        uint256 grid = _grid;
-        _grid = (grid & ~(_MAX_96 << 160)) | (pricePerWatt << 160);
-        emit UtilityPriceChanged(grid >> 160, pricePerWatt);
+        uint256 reserve = _reserve;
+        _reserve = (reserve & ~(_MAX_96 << 80)) | (pricePerWatt << 80);
+        emit UtilityPriceChanged(reserve >> 80, pricePerWatt);
     }
 
     /// @inheritdoc ISharedBattery
     function setCapacity(uint256 capacityWh_) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (capacityWh_ > MAX_CAPACITY_WH) revert BatteryAmountTooLarge(capacityWh_, MAX_CAPACITY_WH);
-        uint256 grid = _grid;
-        uint256 supply = grid & _MAX_40;
+        uint256 supply = (_rent >> 120) & _MAX_40;
         if (capacityWh_ < supply) revert BatteryCapacityBelowSupply(capacityWh_, supply);
-        _grid = (grid & ~(_MAX_40 << 40)) | (capacityWh_ << 40);
-        emit CapacityChanged((grid >> 40) & _MAX_40, capacityWh_);
+        uint256 core = _core;
+        _core = (core & ~(_MAX_40 << 160)) | (capacityWh_ << 160);
+        emit CapacityChanged((core >> 160) & _MAX_40, capacityWh_);
     }
 
     /// @inheritdoc ISharedBattery
     function setChargeEfficiency(uint16 bps) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (bps == 0 || bps > _BPS) revert BatteryInvalidEfficiency(bps);
-        uint256 config = _config;
-        _config = (config & ~(uint256(0xffff) << 224)) | (uint256(bps) << 224);
-        emit ChargeEfficiencyChanged(uint16(config >> 224), bps);
+        uint256 core = _core;
+        _core = (core & ~(uint256(0xffff) << 200)) | (uint256(bps) << 200);
+        emit ChargeEfficiencyChanged(uint16(core >> 200), bps);
     }
 
     /// @inheritdoc ISharedBattery
     function setReserveTolerance(uint256 toleranceWh) external onlyRole(DEFAULT_ADMIN_ROLE) {
         if (toleranceWh > _MAX_40) revert BatteryAmountTooLarge(toleranceWh, _MAX_40);
-        uint256 grid = _grid;
-        _grid = (grid & ~(_MAX_40 << 80)) | (toleranceWh << 80);
-        emit ReserveToleranceChanged((grid >> 80) & _MAX_40, toleranceWh);
+        uint256 reserve = _reserve;
+        _reserve = (reserve & ~_MAX_40) | toleranceWh;
+        emit ReserveToleranceChanged(reserve & _MAX_40, toleranceWh);
     }
 
     /// @inheritdoc ISharedBattery
@@ -403,21 +416,29 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
 
     /// @inheritdoc ISharedBattery
     function bindLedger(address ledger_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        if (_ledger != address(0)) revert BatteryLedgerAlreadyBound(_ledger);
+        uint256 core = _core;
+        address bound = address(uint160(core));
+        if (bound != address(0)) revert BatteryLedgerAlreadyBound(bound);
         if (ledger_ == address(0)) revert BatteryZeroAddress();
         if (IMeterLedger(ledger_).battery() != address(this)) revert BatteryLedgerMismatch(ledger_);
-        _ledger = ledger_;
+        _core = core | uint256(uint160(ledger_));
         emit LedgerBound(ledger_);
     }
 
     /// @inheritdoc ISharedBattery
     function pause() external onlyRole(PAUSER_ROLE) {
-        _pause();
+        uint256 core = _core;
+        _requireNotPaused(core);
+        _core = core | (uint256(1) << 224);
+        emit Paused(msg.sender);
     }
 
     /// @inheritdoc ISharedBattery
     function unpause() external onlyRole(PAUSER_ROLE) {
-        _unpause();
+        uint256 core = _core;
+        if ((core >> 224) & 0xff == 0) revert ExpectedPause();
+        _core = core & ~(uint256(0xff) << 224);
+        emit Unpaused(msg.sender);
     }
 
     // ---------------------------------------------------------------- ledger hooks
@@ -425,30 +446,20 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
     /// @inheritdoc ISharedBattery
     function recordFlows(address account, uint256 exportedWh, uint256 importedWh)
         external
-        whenNotPaused
         returns (uint256 storedWh, uint256 spilledWh, uint256 fromBatteryWh, uint256 fromGridWh)
     {
-        if (msg.sender != _ledger) revert BatteryNotLedger(msg.sender);
         // The hot path of every reading works on the packed words directly (no memory
         // structs): one read and one write of the holding and of the energy word.
+        uint256 core = _core;
+        _requireLedger(core);
+        _requireNotPaused(core);
         uint256 config = _config;
         uint256 holding = _settledWord(account, _accrue(config), config);
         uint256 energy = _energy[account]; // read after settling: rent in kind may shrink the lock
-        uint256 grid = _grid;
-        uint256 supply = grid & _MAX_40;
+        uint256 rentWord = _rent; // after settling too: it adds to the collected rent
+        uint256 supply = (rentWord >> 120) & _MAX_40;
         if (exportedWh != 0) {
-            if ((config >> 240) & 0xff == 0) {
-                uint256 efficiency = (config >> 224) & 0xffff;
-                uint256 capacity = (grid >> 40) & _MAX_40;
-                storedWh = exportedWh * efficiency / _BPS;
-                uint256 room = capacity > supply ? capacity - supply : 0;
-                if (storedWh > room) storedWh = room;
-                // The energy that went into storing storedWh, rounded up: never more than
-                // exportedWh, since storedWh <= exportedWh * efficiency / 10000.
-                spilledWh = exportedWh - (storedWh * _BPS + efficiency - 1) / efficiency;
-            } else {
-                spilledWh = exportedWh;
-            }
+            (storedWh, spilledWh) = _charge(exportedWh, core, supply);
             energy = _addCounter(energy, _GENERATED, exportedWh);
             energy = _addCounter(energy, _STORED, storedWh);
             energy = _addCounter(energy, _SPILLED, spilledWh);
@@ -470,7 +481,7 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
         _holdings[account] = holding;
         _energy[account] = energy;
         if (storedWh != fromBatteryWh) {
-            _grid = (grid & ~_MAX_40) | supply;
+            _rent = (rentWord & ~(_MAX_40 << 120)) | (supply << 120);
             // One Transfer for the net change, as the ERC-20 sees only the net.
             if (storedWh > fromBatteryWh) emit Transfer(address(0), account, (storedWh - fromBatteryWh) * WH);
             else emit Transfer(account, address(0), (fromBatteryWh - storedWh) * WH);
@@ -478,19 +489,20 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
     }
 
     /// @inheritdoc ISharedBattery
-    function reportStateOfCharge(uint256 stateOfChargeWh) external whenNotPaused {
-        if (msg.sender != _ledger) revert BatteryNotLedger(msg.sender);
-        uint256 grid = _grid;
-        uint256 supply = grid & _MAX_40;
-        _grid = (grid & ~(_MAX_40 << 120)) | ((stateOfChargeWh & _MAX_40) << 120);
+    function reportStateOfCharge(uint256 stateOfChargeWh) external {
+        uint256 core = _core;
+        _requireLedger(core);
+        _requireNotPaused(core);
+        uint256 supply = (_rent >> 120) & _MAX_40;
+        uint256 reserve = _reserve;
+        _reserve = (reserve & ~(_MAX_40 << 40)) | ((stateOfChargeWh & _MAX_40) << 40);
         emit StateOfChargeReported(stateOfChargeWh, supply);
-        uint256 config = _config;
-        bool halted = (config >> 240) & 0xff != 0;
-        if (supply > stateOfChargeWh + ((grid >> 80) & _MAX_40)) {
-            if (!halted) _config = config | (uint256(1) << 240);
+        bool halted = (core >> 216) & 0xff != 0;
+        if (supply > stateOfChargeWh + (reserve & _MAX_40)) {
+            if (!halted) _core = core | (uint256(1) << 216);
             emit ReserveDeficit(supply, stateOfChargeWh, supply - stateOfChargeWh);
         } else if (halted) {
-            _config = config & ~(uint256(0xff) << 240);
+            _core = core & ~(uint256(0xff) << 216);
             emit ReserveRestored(supply, stateOfChargeWh);
         }
     }
@@ -658,8 +670,8 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
 
     function _payOutRent(address to) private returns (uint256 amount) {
         uint256 word = _rent;
-        amount = word >> 120;
-        _rent = word & ((uint256(1) << 120) - 1);
+        amount = word >> 160;
+        _rent = word & ((uint256(1) << 160) - 1);
         if (amount != 0) TSL.safeTransfer(to, amount);
         emit RentClaimed(to, amount);
     }
@@ -700,14 +712,14 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
         if (due == 0) return holding;
         uint256 free = (holding >> 88) & AccountBook.MAX_88;
         if (due <= free) {
-            // Collected rent is at most the TSL supply, far below its 136 bits.
-            _rent += due << 120;
+            // Collected rent is at most the TSL supply, below its 96 bits (7.9e28).
+            _rent += due << 160;
             // due <= free: the subtraction stays inside the free-TSL field.
             return holding - (due << 88);
         }
         uint256 shortfall = due - free;
-        _rent += free << 120;
-        uint256 wattPaid = RentIndex.wattInKind(shortfall, _grid >> 160);
+        _rent += free << 160;
+        uint256 wattPaid = RentIndex.wattInKind(shortfall, _reserve >> 80);
         if (wattPaid > watt) wattPaid = watt; // all it has: nothing is left owing
         // Cannot underflow: wattPaid <= watt.
         unchecked {
@@ -733,6 +745,32 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl, Pausable 
         uint256 sum = counter + amount;
         if (sum > _MAX_40) sum = _MAX_40;
         return energy + ((sum - counter) << shift);
+    }
+
+    /// @dev What an export charges into the battery and what spills: nothing is stored
+    /// while minting is halted; otherwise export x efficiency, limited by free capacity.
+    function _charge(uint256 exportedWh, uint256 core, uint256 supply)
+        private
+        pure
+        returns (uint256 storedWh, uint256 spilledWh)
+    {
+        if ((core >> 216) & 0xff != 0) return (0, exportedWh);
+        uint256 efficiency = (core >> 200) & 0xffff;
+        uint256 capacity = (core >> 160) & _MAX_40;
+        storedWh = exportedWh * efficiency / _BPS;
+        uint256 room = capacity > supply ? capacity - supply : 0;
+        if (storedWh > room) storedWh = room;
+        // The energy that went into storing storedWh, rounded up: never more than
+        // exportedWh, since storedWh <= exportedWh * efficiency / 10000.
+        spilledWh = exportedWh - (storedWh * _BPS + efficiency - 1) / efficiency;
+    }
+
+    function _requireNotPaused(uint256 core) private pure {
+        if ((core >> 224) & 0xff != 0) revert EnforcedPause();
+    }
+
+    function _requireLedger(uint256 core) private view {
+        if (msg.sender != address(uint160(core))) revert BatteryNotLedger(msg.sender);
     }
 
     function _requireWholeWh(uint256 wattAmount) private pure {

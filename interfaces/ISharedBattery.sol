@@ -62,6 +62,10 @@ interface ISharedBattery is IERC20Metadata {
     event ReserveRestored(uint256 supplyWh, uint256 stateOfChargeWh);
     /// @notice The battery's meter reported its state of charge.
     event StateOfChargeReported(uint256 stateOfChargeWh, uint256 supplyWh);
+    /// @notice The admin paused readings, transfers, deposits and market hooks
+    /// (withdrawals of free TSL and rent claims stay open).
+    event Paused(address account);
+    event Unpaused(address account);
 
     // ---------------------------------------------------------------- errors
 
@@ -80,6 +84,8 @@ interface ISharedBattery is IERC20Metadata {
     error BatteryLedgerMismatch(address ledger);
     error BatteryNotLedger(address caller);
     error BatteryNotOperator(address caller);
+    error EnforcedPause();
+    error ExpectedPause();
 
     // ---------------------------------------------------------------- deposits
 
@@ -135,6 +141,7 @@ interface ISharedBattery is IERC20Metadata {
     function rentCollected() external view returns (uint256);
     /// @notice Total WATT supply in whole Wh.
     function supplyWh() external view returns (uint256);
+    function paused() external view returns (bool);
     /// @notice The cumulative rent index now: TSL base units one WATT has owed since
     /// deployment (an account owes balance * (index - its checkpoint) / 1e18).
     function rentIndex() external view returns (uint256);

@@ -197,15 +197,50 @@ class PinnedClockSender(Sender):
         return super().transact(call, gas)
 
 
-@pytest.fixture
-def pinned():
-    """Wraps a Sender so its transactions run on a pinned clock."""
-    return lambda sender: PinnedClockSender(sender.w3, sender.account)
+def _pinned(sender: Sender) -> Sender:
+    return PinnedClockSender(sender.w3, sender.account)
+
+
+# Every ledger test sends on a pinned clock: rent makes gas depend on elapsed time, and
+# a gas estimate taken one second before the transaction runs could fall short.
+@pytest.fixture(scope="session")
+def admin(admin):
+    return _pinned(admin)
+
+
+@pytest.fixture(scope="session")
+def treasury(treasury):
+    return _pinned(treasury)
+
+
+@pytest.fixture(scope="session")
+def operator(operator):
+    return _pinned(operator)
+
+
+@pytest.fixture(scope="session")
+def registrar(registrar):
+    return _pinned(registrar)
+
+
+@pytest.fixture(scope="session")
+def relayer(relayer):
+    return _pinned(relayer)
+
+
+@pytest.fixture(scope="session")
+def attacker(attacker):
+    return _pinned(attacker)
+
+
+@pytest.fixture(scope="session")
+def households(households):
+    return [_pinned(h) for h in households]
 
 
 @pytest.fixture
 def market(system, admin, attacker, dev_accounts, w3) -> Sender:
     """A dev account granted MARKET_ROLE, standing in for a market contract."""
-    market = Sender(w3, dev_accounts[4])
+    market = _pinned(Sender(w3, dev_accounts[4]))
     admin.transact(system.battery.functions.grantRole(MARKET_ROLE, market.address))
     return market

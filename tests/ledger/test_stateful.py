@@ -40,15 +40,12 @@ def _abi_type(param: dict) -> str:
 
 
 @pytest.mark.slow
-def test_ledger_state_machine(w3, system, kit_factory, pinned, households, treasury, operator, admin, registrar,
-                              relayer):
-    households = [pinned(h) for h in households]
-    treasury, operator, admin = pinned(treasury), pinned(operator), pinned(admin)
+def test_ledger_state_machine(w3, system, kit_factory, households, treasury, operator, admin):
     class LedgerMachine(RuleBasedStateMachine):
         @initialize()
         def setup(self):
             self.snapshot = w3.provider.make_request("evm_snapshot", [])["result"]
-            self.kit = kit_factory(pinned(registrar), pinned(relayer))
+            self.kit = kit_factory()
             self.b = system.battery.functions
             self.tsl = system.tsl.functions
             self.houses = households[:HOUSEHOLDS]
