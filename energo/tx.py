@@ -73,6 +73,10 @@ class Sender:
     account: str | LocalAccount
     gas_price: int = QTUM_MIN_GAS_PRICE_WEI
     gas_margin: float = 1.2
+    #: Added to every estimate: between estimation and inclusion the chain's clock moves,
+    #: and an account whose prepaid TSL runs out then pays rent in kind, a longer path
+    #: (another account's slot written, an event) than the one estimated.
+    gas_headroom: int = 40_000
 
     @property
     def address(self) -> str:
@@ -88,7 +92,7 @@ class Sender:
         try:
             params = self._params({"gas": gas} if gas else None)
             if gas is None:
-                params["gas"] = int(call.estimate_gas(self._params()) * self.gas_margin) + 10_000
+                params["gas"] = int(call.estimate_gas(self._params()) * self.gas_margin) + self.gas_headroom
             tx = call.build_transaction(params)
         except ContractCustomError as exc:
             raise decode_revert(exc.data) from None
