@@ -23,7 +23,7 @@ from eth_utils import function_signature_to_4byte_selector
 
 from oracle.config import AuctionClearingSettings
 from oracle.metrics import Metrics
-from oracle.transport.base import Broadcast, CallReverted, Transport
+from oracle.transport.base import Broadcast, CallReverted, Transport, TransportError
 
 #: The IMarketAuction functions the keeper uses (interfaces/IMarketAuction.sol):
 #:   clearableRound() -> (bool due, uint256 roundId)   oldest closed round not yet cleared
@@ -106,12 +106,19 @@ class AuctionClearing:
             self._count("lost_race")
             self.log.info("keeper.round_taken", round_id=round_id, detail=exc.user_message)
             return
-        result = self.transport.broadcast(prepared.envelope)
+        # Tracked before broadcasting: if the broadcast fails midway, the same transaction
+        # is sent again later, so its nonce never leaves a gap before the gateway's batches.
+        self._in_flight = flight = _InFlight(round_id, prepared.tx_id, prepared.envelope, now)
+        try:
+            result = self.transport.broadcast(prepared.envelope)
+        except TransportError:
+            flight.sent_at = float("-inf")  # resend at the next pass
+            raise
         if result is Broadcast.STALE:
+            self._in_flight = None
             self.transport.release(prepared.envelope)
             self.log.warning("keeper.tx_stale", round_id=round_id, tx_hash=prepared.tx_id)
             return
-        self._in_flight = _InFlight(round_id, prepared.tx_id, prepared.envelope, now)
         self.log.info("keeper.clear_sent", round_id=round_id, tx_hash=prepared.tx_id, **prepared.summary)
 
     def _follow(self, now: float) -> bool:

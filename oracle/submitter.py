@@ -175,7 +175,14 @@ class Submitter:
         except CallReverted as exc:
             raise BatchWouldRevert(
                 f"a batch of {len(readings)} readings would revert as a whole: {exc.user_message}") from None
-        batch_id = self.outbox.record_batch([r.key for r in readings], prepared.tx_id, prepared.envelope, self.now())
+        try:
+            batch_id = self.outbox.record_batch([r.key for r in readings], prepared.tx_id, prepared.envelope,
+                                                self.now())
+        except BaseException:
+            # Never broadcast: give its nonce (or coins) back, or later transactions would
+            # wait forever behind a gap.
+            self.transport.release(prepared.envelope)
+            raise
         log = self.log.bind(batch_id=batch_id, tx_hash=prepared.tx_id)
         # A failure here leaves the batch 'prepared': the next pass broadcasts it again.
         result = self.transport.broadcast(prepared.envelope)

@@ -198,3 +198,23 @@ def test_batch_that_would_revert_as_a_whole_is_a_failure(rig):
     with pytest.raises(BatchWouldRevert, match="would revert as a whole"):
         rig.submitter().tick()
     assert _statuses(rig.outbox) == ["pending"], "kept for when the ledger is unpaused"
+
+
+def test_a_batch_that_could_not_be_recorded_leaves_no_nonce_gap(rig, monkeypatch):
+    import sqlite3
+
+    rig.store(2)
+    submitter = rig.submitter()
+    original = rig.outbox.record_batch
+
+    def disk_full(*args, **kwargs):
+        monkeypatch.setattr(rig.outbox, "record_batch", original)
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(rig.outbox, "record_batch", disk_full)
+    with pytest.raises(sqlite3.OperationalError):
+        submitter.tick()
+    assert _statuses(rig.outbox) == ["pending", "pending"]
+    for _ in range(2):
+        submitter.tick()
+    assert _statuses(rig.outbox) == ["confirmed"] * 2, "the nonce was given back and reused"
