@@ -10,7 +10,8 @@ accrues exactly per simulated second, and the same seed gives the same chain.
 One interval, in order:
 1. the chain moves to T(k);
 2. the market is tidied: call-auction rounds that closed are cleared by the battery
-   gateway's keeper, or the continuous market's unsold offers are purged;
+   gateway's keeper, or the continuous market's unsold offers are purged; then the
+   operator settles its account, bringing the rent index to T(k);
 3. the trades are told to the simulated battery (record_trade), so its state of charge
    follows WATT ownership;
 4. the household gateways' clocks move to T(k); the demo waits until every household
@@ -119,6 +120,7 @@ class Community:
         self._accepted: dict[int, int] = {}
         self._seen = 0
         self._fed_trades = 0
+        self._open_interval()
         for gateway in self.gateways:
             gateway.start()
         self.interval = 0
@@ -189,6 +191,7 @@ class Community:
         self._move_chain_to(now)
         self.interval_blocks.append(self.w3.eth.block_number)
         self._tidy_market(now)
+        self._open_interval()
         self._feed_trades()
         self._read_meters(k)
         self.interval = k
@@ -208,6 +211,13 @@ class Community:
         if due:
             self.chainlog.wait(lambda: due <= {e.args["roundId"] for e in self.chainlog.named("RoundCleared")},
                                READINGS_TIMEOUT_S, f"the keeper to clear rounds {sorted(due)}", self._alive)
+
+    def _open_interval(self) -> None:
+        """The operator settles its own account, which brings the battery's rent index to
+        T(k). Without it the first reading batch of the interval would pay for that, and
+        which gateway's batch comes first is a race: the report's gas figures would then
+        differ from run to run by a few thousand gas."""
+        self.rpc.transact(self.operator, self.battery, "settleRent", self.operator)
 
     def _feed_trades(self) -> None:
         """Tells the simulated battery about new fills, as the Traded event tells the real one."""
