@@ -13,8 +13,24 @@ Entry points:
   says where everything is.
 """
 
-from energo.community.community import Community, CommunityHandles, start_community
-from energo.community.options import CommunityOptions
-from energo.community.run import DemoResult, run_demo
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from energo.community.community import Community, CommunityHandles, start_community
+    from energo.community.options import CommunityOptions
+    from energo.community.run import DemoResult, run_demo
 
 __all__ = ["Community", "CommunityHandles", "CommunityOptions", "DemoResult", "run_demo", "start_community"]
+
+_HOMES = {"Community": "community", "CommunityHandles": "community", "start_community": "community",
+          "CommunityOptions": "options", "DemoResult": "run", "run_demo": "run"}
+
+
+def __getattr__(name: str):
+    # Lazy, so `python -m energo.community` starts its clock before the heavy imports.
+    if name in _HOMES:
+        return getattr(import_module(f"energo.community.{_HOMES[name]}"), name)
+    raise AttributeError(f"module 'energo.community' has no attribute {name!r}")
