@@ -43,7 +43,8 @@ def series(community) -> dict:
     for event in log.named("Traded"):
         k = bisect_right(read_by_block, event.block) - 1
         trades[k].append((event.args["price"], event.args["amountWh"]))
-    rounds = [((e.args["roundId"] + 1) * 900 - start, e.args["price"]) for e in log.named("RoundCleared")
+    length = community.config.market.round_length_s
+    rounds = [(e.args["roundId"] * length - start, e.args["price"]) for e in log.named("RoundCleared")
               if e.args["price"]]
     return {"hours": hours, "exported": exported, "imported": imported, "soc": soc, "trades": trades,
             "rounds": rounds, "utility": community.config.utility_price}
@@ -57,7 +58,8 @@ def draw(community, path: Path) -> Path:
     to_kw = 1 / (1000 * width_h)  # Wh in one interval -> average kW
     fig, (flows, charge, prices) = plt.subplots(3, 1, figsize=(11, 9), sharex=True,
                                                 gridspec_kw={"height_ratios": [3, 2, 2]})
-    title = (f"Energo community day: {opts.households} households, {opts.mode} market, seed {opts.seed} "
+    days = "day" if opts.days == 1 else f"{opts.days} days"
+    title = (f"Energo community {days}: {opts.households} households, {opts.mode} market, seed {opts.seed} "
              "(all figures from the chain)")
     fig.suptitle(title, fontsize=12)
 
@@ -84,9 +86,15 @@ def draw(community, path: Path) -> Path:
     utility = data["utility"] / TSL
     prices.axhline(utility, color="#c0392b", linewidth=1.5, label=f"utility price {utility:.2f}")
     if opts.mode == "auction":
-        rounds = data["rounds"]
-        prices.step([t / 3600 for t, _ in rounds], [p / TSL for _, p in rounds], where="post", color="#34495e",
-                    marker="o", markersize=3, label="clearing price per round")
+        xs, ys = [], []
+        for i, (opened, price) in enumerate(data["rounds"]):
+            if i and opened - data["rounds"][i - 1][0] > opts.interval_s:
+                xs.append(float("nan"))  # no line across rounds that did not trade (the night)
+                ys.append(float("nan"))
+            xs.append(opened / 3600)
+            ys.append(price / TSL)
+        prices.step(xs, ys, where="post", color="#34495e", marker="o", markersize=3,
+                    label="clearing price per round (at its opening)")
     else:
         xs, ys, sizes = [], [], []
         for k, fills in sorted(data["trades"].items()):
