@@ -42,7 +42,7 @@ test: setup system-deps lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: setup
-	$(PY) -m energo.demo $(DEMO_ARGS)
+	$(PY) -m energo.community $(if $(SERVE),--serve) $(DEMO_ARGS)
 
 bench: setup system-deps
 	$(PY) -m benchmarks.run $(BENCH_ARGS)

@@ -23,8 +23,8 @@ from energo.community.report import format_report  # noqa: E402
 from energo.community.run import run_demo  # noqa: E402
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[CommunityOptions, bool]:
-    """The options and whether to show the progress bar."""
+def parse_args(argv: list[str] | None = None) -> tuple[CommunityOptions, bool, bool, int]:
+    """The options, whether to show the progress bar, whether to serve, and the port."""
     parser = argparse.ArgumentParser(prog="python -m energo.community", description=__doc__.split("\n\n")[0])
     parser.add_argument("--households", type=int, default=24, help="households in the community (default 24)")
     parser.add_argument("--days", type=int, default=1, help="simulated days (default 1)")
@@ -35,34 +35,23 @@ def parse_args(argv: list[str] | None = None) -> tuple[CommunityOptions, bool]:
     parser.add_argument("--interval-minutes", type=int, default=15,
                         help="simulated minutes between meter readings (default 15)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--serve", action="store_true",
+                        help="after the day, keep chain and gateways up and serve the API and page until Ctrl-C")
+    parser.add_argument("--port", type=int, default=8000, help="the API's port with --serve (default 8000)")
     args = parser.parse_args(argv)
     try:
         options = CommunityOptions(households=args.households, days=args.days, mode=args.mode, seed=args.seed,
                                    out=args.out, interval_minutes=args.interval_minutes)
     except OptionsError as exc:
         parser.error(str(exc))
-    return options, not args.no_progress
+    return options, not args.no_progress, args.serve, args.port
 
 
 def _interrupt(signum, _frame) -> None:
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def main(argv: list[str] | None = None) -> int:
-    options, progress = parse_args(argv)
-    signal.signal(signal.SIGTERM, _interrupt)
-
-    def say(line: str) -> None:
-        print(line, flush=True)
-
-    try:
-        result = run_demo(options, progress=progress, say=say)
-    except KeyboardInterrupt:
-        print("\ninterrupted: gateways and chain stopped", file=sys.stderr, flush=True)
-        return 130
-    except DemoError as exc:
-        print(f"\nthe demo could not go on: {exc}", file=sys.stderr, flush=True)
-        return 2
+def _print_result(result) -> None:
     print()
     print(format_report(result.report))
     print()
@@ -70,7 +59,37 @@ def main(argv: list[str] | None = None) -> int:
     print(format_checks(result.checks))
     print()
     print(f"report: {result.report_path}   chart: {result.chart}")
-    print(f"wall time: {time.monotonic() - _STARTED:.1f} s")
+    print(f"wall time: {time.monotonic() - _STARTED:.1f} s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    options, progress, serve, port = parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    after_day = None
+    if serve:
+        from energo.community.serve import serve_until_interrupted
+
+        def after_day(community, result) -> None:
+            _print_result(result)
+            serve_until_interrupted(community, port, say)
+
+    try:
+        result = run_demo(options, progress=progress, say=say, after_day=after_day)
+    except KeyboardInterrupt:
+        if serve:
+            print("\nstopped: API, gateways and chain", file=sys.stderr, flush=True)
+            return 0
+        print("\ninterrupted: gateways and chain stopped", file=sys.stderr, flush=True)
+        return 130
+    except DemoError as exc:
+        print(f"\nthe demo could not go on: {exc}", file=sys.stderr, flush=True)
+        return 2
+    if not serve:
+        _print_result(result)
     if not result.ok:
         failed = ", ".join(c.name for c in result.checks if not c.ok)
         print(f"FAILED invariants: {failed}", file=sys.stderr)

@@ -61,10 +61,16 @@ def finish(community: Community) -> tuple[dict, list[Check], Path, Path]:
 
 
 def run_demo(options: CommunityOptions, progress: bool = True,
-             say: Callable[[str], None] = lambda _line: None) -> DemoResult:
+             say: Callable[[str], None] = lambda _line: None,
+             after_day: Callable[[Community, DemoResult], None] | None = None) -> DemoResult:
+    """Runs the day; `after_day` (e.g. serving the API) runs while chain and gateways are
+    still up, and everything stops when it returns or is interrupted."""
     started = time.monotonic()
     with start_community(options, say) as community:
         say(f"running {options.intervals} intervals of {options.interval_minutes} simulated minutes")
         run_day(community, progress)
         report, checks, chart, report_path = finish(community)
-    return DemoResult(report, checks, chart, report_path, time.monotonic() - started)
+        result = DemoResult(report, checks, chart, report_path, time.monotonic() - started)
+        if after_day is not None:
+            after_day(community, result)
+    return result
