@@ -3,6 +3,7 @@ EIP-1193 provider whose requests go to the local anvil, where the dev accounts s
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -167,10 +168,11 @@ def test_a_rejected_transaction_is_shown(page, scenario):
     assert page.get_attribute("#toast", "data-kind") == "error"
 
 
-def test_screenshot(page, scenario):
-    """docs/screenshot-app.png: the household's screen with the book and the day's chart."""
+def test_screenshot(page, scenario, tmp_path):
+    """The household's screen with the book and the day's chart renders as a full page.
+    ENERGO_UPDATE_DOCS=1 writes it to docs/screenshot-app.png for the README."""
     page.evaluate("() => document.getElementById('toast').classList.add('hidden')")
-    page.wait_for_timeout(300)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT), full_page=True)
-    assert SCREENSHOT.stat().st_size > 20_000
+    assert page.is_hidden("#toast")
+    target = SCREENSHOT if os.environ.get("ENERGO_UPDATE_DOCS") == "1" else tmp_path / "screenshot-app.png"
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 20_000
