@@ -62,7 +62,9 @@ def decode_revert(data: str | bytes | None) -> TxFailed:
             return TxFailed("Error", (message,))
         return TxFailed("UnknownError", (), "0x" + bytes(data).hex())
     name, types = known
-    return TxFailed(name, tuple(abi_decode(types, data[4:])))
+    values = abi_decode(types, data[4:])
+    return TxFailed(name, tuple(Web3.to_checksum_address(v) if t == "address" else v
+                                for v, t in zip(values, types, strict=True)))
 
 
 @dataclass
@@ -117,6 +119,9 @@ class Sender:
             tx.setdefault("nonce", self.w3.eth.get_transaction_count(self.address, "pending"))
             tx.setdefault("chainId", self.w3.eth.chain_id)
             tx.pop("from", None)
+            # eth-account infers a legacy transaction from gasPrice and rejects an explicit
+            # type 0; what it signs is still a type-0 (pre-EIP-2718) transaction.
+            tx.pop("type", None)
             signed = self.account.sign_transaction(tx)
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05)

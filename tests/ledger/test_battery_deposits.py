@@ -60,7 +60,7 @@ def test_over_withdrawal_is_refused_with_values(kit, households, treasury):
     kit.deposit(h, 10 * TSL)
     with pytest.raises(TxFailed) as err:
         h.transact(kit.battery.functions.withdraw(10 * TSL + 1))
-    assert (err.value.error, err.value.args_) == ("BatteryInsufficientFreeTsl", (h.address.lower(), 10 * TSL,
+    assert (err.value.error, err.value.args_) == ("BatteryInsufficientFreeTsl", (h.address, 10 * TSL,
                                                                                 10 * TSL + 1))
 
 
@@ -125,7 +125,7 @@ def test_locked_watt_cannot_be_transferred(kit, households, treasury, market):
     market.transact(kit.battery.functions.lockWatt(alice.address, 900 * WH))
     with pytest.raises(TxFailed) as err:
         alice.transact(kit.battery.functions.transfer(bob.address, 51 * WH))
-    assert (err.value.error, err.value.args_) == ("ERC20InsufficientBalance", (alice.address.lower(), 50 * WH,
+    assert (err.value.error, err.value.args_) == ("ERC20InsufficientBalance", (alice.address, 50 * WH,
                                                                               51 * WH))
 
 
@@ -142,7 +142,7 @@ def test_transfer_from_spends_the_allowance(kit, households, treasury):
     assert b.allowance(alice.address, carol.address).call() == 100 * WH
     with pytest.raises(TxFailed) as err:
         carol.transact(b.transferFrom(alice.address, bob.address, 101 * WH))
-    assert (err.value.error, err.value.args_) == ("ERC20InsufficientAllowance", (carol.address.lower(), 100 * WH,
+    assert (err.value.error, err.value.args_) == ("ERC20InsufficientAllowance", (carol.address, 100 * WH,
                                                                                 101 * WH))
     with pytest.raises(TxFailed) as err:
         alice.transact(b.transfer("0x" + "00" * 20, 1))

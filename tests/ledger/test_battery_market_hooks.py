@@ -41,7 +41,7 @@ def test_lock_and_unlock_watt(kit, seller, market):
     with pytest.raises(TxFailed) as err:
         market.transact(b.lockWatt(seller.address, 401 * WH))
     assert (err.value.error, err.value.args_) == ("BatteryInsufficientSpendableWatt",
-                                                   (seller.address.lower(), 400 * WH, 401 * WH))
+                                                   (seller.address, 400 * WH, 401 * WH))
     with pytest.raises(TxFailed) as err:
         market.transact(b.lockWatt(seller.address, WH + 1))
     assert (err.value.error, err.value.args_) == ("BatteryNotWholeWh", (WH + 1,))
@@ -58,11 +58,11 @@ def test_lock_and_unlock_tsl(kit, buyer, market):
     with pytest.raises(TxFailed) as err:
         market.transact(b.lockTsl(buyer.address, 21 * TSL))
     assert (err.value.error, err.value.args_) == ("BatteryInsufficientFreeTsl",
-                                                   (buyer.address.lower(), 20 * TSL, 21 * TSL))
+                                                   (buyer.address, 20 * TSL, 21 * TSL))
     with pytest.raises(TxFailed) as err:
         market.transact(b.unlockTsl(buyer.address, 31 * TSL))
     assert (err.value.error, err.value.args_) == ("BatteryInsufficientLockedTsl",
-                                                   (buyer.address.lower(), 30 * TSL, 31 * TSL))
+                                                   (buyer.address, 30 * TSL, 31 * TSL))
     market.transact(b.unlockTsl(buyer.address, 10 * TSL))
     assert b.lockedTslOf(buyer.address).call() == 20 * TSL
     assert b.freeTslOf(buyer.address).call() == 30 * TSL
@@ -107,14 +107,14 @@ def test_settle_fill_from_free_balances_checks_them(kit, seller, buyer, market):
     with pytest.raises(TxFailed) as err:
         market.transact(b.settleFill(fill(seller, buyer, 2_000, TSL, seller_locked=False, buyer_locked=False)))
     assert (err.value.error, err.value.args_) == ("BatteryInsufficientSpendableWatt",
-                                                   (seller.address.lower(), 1_900 * WH, 2_000 * WH))
+                                                   (seller.address, 1_900 * WH, 2_000 * WH))
     with pytest.raises(TxFailed) as err:
         market.transact(b.settleFill(fill(seller, buyer, 100, 51 * TSL, seller_locked=False, buyer_locked=False)))
     assert err.value.error == "BatteryInsufficientFreeTsl"
-    assert err.value.args_[0] == buyer.address.lower() and err.value.args_[2] == 51 * TSL
+    assert err.value.args_[0] == buyer.address and err.value.args_[2] == 51 * TSL
     with pytest.raises(TxFailed) as err:
         market.transact(b.settleFill(fill(seller, buyer, 100, TSL, seller_locked=False, buyer_locked=True)))
-    assert (err.value.error, err.value.args_) == ("BatteryInsufficientLockedTsl", (buyer.address.lower(), 0, TSL))
+    assert (err.value.error, err.value.args_) == ("BatteryInsufficientLockedTsl", (buyer.address, 0, TSL))
     with pytest.raises(TxFailed) as err:
         market.transact(b.settleFill((seller.address, buyer.address, WH + 1, TSL, 0, ZERO, False, False)))
     assert (err.value.error, err.value.args_) == ("BatteryNotWholeWh", (WH + 1,))

@@ -143,7 +143,7 @@ def test_operator_claims_collected_rent(kit, households, treasury, operator, att
     assert collected > 0
     with pytest.raises(TxFailed) as err:
         attacker.transact(b.claimRent())
-    assert (err.value.error, err.value.args_) == ("BatteryNotOperator", (attacker.address.lower(),))
+    assert (err.value.error, err.value.args_) == ("BatteryNotOperator", (attacker.address,))
     before = kit.system.tsl.functions.balanceOf(operator.address).call()
     receipt = operator.transact(b.claimRent())
     assert kit.events(kit.battery, "RentClaimed", receipt) == [{"operator": operator.address, "amount": collected}]

@@ -32,7 +32,7 @@ def removals(market, receipt):
 
 
 def norm(values):
-    """Revert arguments as decoded (addresses lower-case)."""
+    """Revert arguments compared case-insensitively for addresses."""
     return tuple(v.lower() if isinstance(v, str) else v for v in values)
 
 
@@ -72,7 +72,7 @@ def test_escrow_with_too_little_tsl_reverts(env, cda):
     with pytest.raises(TxFailed) as exc:
         buyer.transact(cda.functions.placeOrder(Side.BUY, P, amount, 0, False))
     assert exc.value.error == "BatteryInsufficientFreeTsl"
-    assert exc.value.args_[0] == buyer.address.lower() and exc.value.args_[2] == cost_tsl(amount, P)
+    assert exc.value.args_[0] == buyer.address and exc.value.args_[2] == cost_tsl(amount, P)
 
 
 def test_escrow_with_too_little_watt_reverts(env, cda):

@@ -113,7 +113,7 @@ def test_continuous_market_matches_reference(env, w3, attacker):
                 raise AssertionError("cancelling another user's order succeeded")
             except TxFailed as exc:
                 assert exc.error == "MarketNotOrderOwner"
-                assert exc.args_ == (order_id, attacker.address.lower(), order.owner.lower())
+                assert exc.args_ == (order_id, attacker.address, order.owner)
 
         @precondition(lambda self: self.ref.orders)
         @rule()
