@@ -153,6 +153,11 @@ class JanusTestDouble:
         self._synthetic_count = 0
         self._methods: dict[str, Callable[[list], Any]] = {
             "eth_chainId": self._eth_chain_id,
+            # Read-only passthroughs that Ethereum tooling (web3.py's is_connected, Ape's
+            # node provider) calls on connect; Janus answers them too.
+            "web3_clientVersion": lambda params: "Janus test double (energo_qtum)",
+            "eth_getBlockByNumber": lambda params: self._evm("eth_getBlockByNumber", params),
+            "eth_syncing": lambda params: False,
             "net_version": self._net_version,
             "eth_blockNumber": lambda params: self._evm("eth_blockNumber"),
             "eth_gasPrice": lambda params: hex(MIN_GAS_PRICE_WEI),

@@ -52,3 +52,40 @@ def test_ape_deploy_then_rerun_then_ops(chain, tmp_path):
                   "--signer", household, "--household", household, "--rated-power-w", "5000")
     assert allowed.returncode == 0, allowed.stderr + allowed.stdout
     assert "registered meter 9" in allowed.stdout
+
+
+def test_ape_deploy_and_ops_to_qtum_with_a_local_keystore(tmp_path):
+    """`ape run deploy --qtum-keystore` on qtum:regtest, through the Janus test double (no
+    Qtum node runs here): Qtum transactions signed with the operator's encrypted key."""
+    from energo_qtum import QtumSigner
+    from energo_qtum.testing.janus_double import JanusTestDouble
+    from oracle.keys import write_keystore
+
+    key = bytes.fromhex("5a" * 32)
+    signer = QtumSigner(key.hex(), "regtest")
+    write_keystore(tmp_path / "operator.json", key, "operator passphrase", scrypt_n=2**10)
+    deployments = tmp_path / "8890.json"
+    with JanusTestDouble() as double:
+        for _ in range(8):
+            double.fund(signer.hex_address, 20 * 10**8)
+        env = dict(os.environ, QTUM_REGTEST_JANUS_URL=double.url, ENERGO_KEYSTORE_PASSPHRASE="operator passphrase",
+                   SOLCX_BINARY_PATH=str(ROOT / ".cache" / "solcx"))
+        common = ["--network", "qtum:regtest", "--qtum-keystore", str(tmp_path / "operator.json"),
+                  "--deployments", str(deployments)]
+        deployed = subprocess.run([APE, "run", "deploy", *common, "--config", "deploy/local.toml", "--yes"],
+                                  cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert deployed.returncode == 0, deployed.stderr + deployed.stdout
+        hash160 = "0x" + signer.hex_address
+        assert f"from {hash160}".lower() in deployed.stdout.lower()  # the sender Qtum sees
+        assert "4 deployed" in deployed.stdout
+        recorded = json.loads(deployments.read_text())["contracts"]
+
+        registered = subprocess.run([APE, "run", "ops", "register-meter", *common, "--meter-id", "5",
+                                     "--signer", hash160, "--household", hash160, "--rated-power-w", "5000"],
+                                    cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        assert registered.returncode == 0, registered.stderr + registered.stdout
+        from web3 import HTTPProvider, Web3
+
+        from energo.tx import contract_at
+        ledger = contract_at(Web3(HTTPProvider(double.anvil_url)), "MeterLedger", recorded["MeterLedger"])
+        assert ledger.functions.meter(5).call()[1] == Web3.to_checksum_address(hash160)
