@@ -4,6 +4,7 @@ snapshot/revert around every test that uses them (so tests stay independent and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -97,6 +98,11 @@ def system(w3: Web3, deployed: EnergoSystem) -> Iterator[EnergoSystem]:
         yield deployed
     finally:
         w3.provider.make_request("evm_revert", [snapshot])
+        # Reverting also rewinds anvil's clock to the snapshot's time; without this the
+        # session's chain would fall behind wall time by every test's duration, and
+        # gateways signing with the real clock would be refused as "in the future".
+        latest = w3.eth.get_block("latest")["timestamp"]
+        w3.provider.make_request("anvil_setTime", [max(int(time.time()), latest)])
 
 
 def time_travel(w3: Web3, seconds: int) -> int:
