@@ -257,14 +257,34 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
         if ((staticWord >> 192) & 0xff == uint256(MeterKind.Household)) {
             if (importedWh | exportedWh != 0) {
                 // The account: its high 48 bits in the static word, its low 112 in the state word.
-                BATTERY.recordFlows(
-                    address(uint160(((staticWord >> 208) << 112) | (stateWord >> 144))), exportedWh, importedWh
-                );
+                _recordFlows(address(uint160(((staticWord >> 208) << 112) | (stateWord >> 144))), exportedWh, importedWh);
             }
         } else {
             BATTERY.reportStateOfCharge(reading.stateOfChargeWh);
         }
         return RejectReason.None;
+    }
+
+    /// @dev BATTERY.recordFlows without decoding its four return values (the ledger does
+    /// not use them). As with the high-level call: a revert in the battery is bubbled up
+    /// unchanged, and a success that returns less than the four words (no code at the
+    /// address, say) reverts with empty data. Arguments are written at the free-memory
+    /// pointer, which is not moved: scratch use, hence memory-safe.
+    function _recordFlows(address account, uint256 exportedWh, uint256 importedWh) private {
+        address battery_ = address(BATTERY);
+        bytes4 selector = ISharedBattery.recordFlows.selector;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, selector)
+            mstore(add(m, 0x04), account)
+            mstore(add(m, 0x24), exportedWh)
+            mstore(add(m, 0x44), importedWh)
+            if iszero(call(gas(), battery_, 0, m, 0x64, 0, 0)) {
+                returndatacopy(m, 0, returndatasize())
+                revert(m, returndatasize())
+            }
+            if lt(returndatasize(), 0x80) { revert(0, 0) }
+        }
     }
 
     /// @dev A malformed or high-s signature is a rejection, not a revert (tryRecover).
