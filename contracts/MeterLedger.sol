@@ -4,7 +4,6 @@ pragma solidity 0.8.28;
 import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
 import {ECDSA} from "@openzeppelin/contracts/utils/cryptography/ECDSA.sol";
 import {EIP712} from "@openzeppelin/contracts/utils/cryptography/EIP712.sol";
-import {Pausable} from "@openzeppelin/contracts/utils/Pausable.sol";
 
 import {IMeterLedger} from "../interfaces/IMeterLedger.sol";
 import {ISharedBattery} from "../interfaces/ISharedBattery.sol";
@@ -13,7 +12,11 @@ import {ReadingRecord, SignedReading} from "./libraries/ReadingRecord.sol";
 
 /// @title The meter registry and the signed-reading ledger
 /// @notice See {IMeterLedger} and docs/ledger.md.
-contract MeterLedger is IMeterLedger, AccessControl, Pausable, EIP712 {
+/// @dev The pause flag is kept here, next to `_maxClockSkew`, instead of OpenZeppelin's
+/// `Pausable` (whose flag has a slot of its own): every batch reads both, so they share
+/// one cold slot. `paused()`, `Paused`/`Unpaused`, `EnforcedPause` and `ExpectedPause`
+/// keep OpenZeppelin's names and behaviour.
+contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
     // ---------------------------------------------------------------- constants
 
     bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
@@ -33,6 +36,15 @@ contract MeterLedger is IMeterLedger, AccessControl, Pausable, EIP712 {
     mapping(uint32 meterId => uint256) private _meterState;
     uint32[] private _meterIds;
     uint64 private _maxClockSkew;
+    bool private _paused; // in the same slot as _maxClockSkew
+
+    // ---------------------------------------------------------------- pausing (as OpenZeppelin's Pausable)
+
+    event Paused(address account);
+    event Unpaused(address account);
+
+    error EnforcedPause();
+    error ExpectedPause();
 
     // ---------------------------------------------------------------- constructor
 
@@ -83,7 +95,8 @@ contract MeterLedger is IMeterLedger, AccessControl, Pausable, EIP712 {
     // ---------------------------------------------------------------- readings
 
     /// @inheritdoc IMeterLedger
-    function submitReadings(bytes calldata batch) external whenNotPaused returns (uint256 accepted) {
+    function submitReadings(bytes calldata batch) external returns (uint256 accepted) {
+        if (_paused) revert EnforcedPause();
         uint256 length = batch.length;
         if (length == 0) revert LedgerEmptyBatch();
         if (length % ReadingRecord.SIZE != 0) revert LedgerMalformedBatch(length, ReadingRecord.SIZE);
@@ -175,12 +188,21 @@ contract MeterLedger is IMeterLedger, AccessControl, Pausable, EIP712 {
 
     /// @inheritdoc IMeterLedger
     function pause() external onlyRole(PAUSER_ROLE) {
-        _pause();
+        if (_paused) revert EnforcedPause();
+        _paused = true;
+        emit Paused(msg.sender);
     }
 
     /// @inheritdoc IMeterLedger
     function unpause() external onlyRole(PAUSER_ROLE) {
-        _unpause();
+        if (!_paused) revert ExpectedPause();
+        _paused = false;
+        emit Unpaused(msg.sender);
+    }
+
+    /// @notice Whether readings are refused (as OpenZeppelin's `Pausable.paused`).
+    function paused() external view returns (bool) {
+        return _paused;
     }
 
     // ---------------------------------------------------------------- internal
@@ -189,26 +211,42 @@ contract MeterLedger is IMeterLedger, AccessControl, Pausable, EIP712 {
     /// signature (so every later reason is about a reading the meter really signed), and
     /// applies it. Never reverts for a bad reading: it returns the reason instead.
     function _apply(SignedReading memory reading, uint256 latest) private returns (RejectReason) {
+        // The meter's two words are read straight from the stack (see MeterSlots for the
+        // layout) rather than unpacked into a memory record: a batch then allocates no
+        // memory per reading.
         uint32 meterId = uint32(reading.meterId);
         uint256 staticWord = _meterStatic[meterId];
         if (staticWord == 0) return RejectReason.UnknownMeter;
+        if ((staticWord >> 200) & 0xff == 0) return RejectReason.MeterRevoked;
+        if (!_signedBy(reading, address(uint160(staticWord)))) return RejectReason.BadSignature;
         uint256 stateWord = _meterState[meterId];
-        MeterRecord memory m = MeterSlots.unpack(staticWord, stateWord);
-        if (!m.active) return RejectReason.MeterRevoked;
-        if (!_signedBy(reading, m.signer)) return RejectReason.BadSignature;
-        if (reading.seq <= m.seq) return RejectReason.AlreadyApplied;
-        if (reading.timestamp <= m.timestamp) return RejectReason.TimestampNotAfterLast;
+        if (reading.seq <= ((stateWord >> 112) & MeterSlots.MAX_32)) return RejectReason.AlreadyApplied;
+        uint256 lastTimestamp = (stateWord >> 80) & MeterSlots.MAX_32;
+        if (reading.timestamp <= lastTimestamp) return RejectReason.TimestampNotAfterLast;
         if (reading.timestamp > latest) return RejectReason.TimestampInFuture;
         if (
             reading.importWh > MeterSlots.MAX_40 || reading.exportWh > MeterSlots.MAX_40
                 || reading.stateOfChargeWh > MeterSlots.MAX_40 || reading.timestamp > MeterSlots.MAX_32
         ) return RejectReason.ValueOutOfRange;
-        if (reading.importWh < m.importWh || reading.exportWh < m.exportWh) return RejectReason.RegisterDecreased;
-        // Wh * 3600 = W * s: the energy of the interval must fit the rated power.
         if (
-            (reading.importWh - m.importWh + reading.exportWh - m.exportWh) * 3600
-                > m.ratedPowerW * (reading.timestamp - m.timestamp)
-        ) return RejectReason.ExceedsRatedPower;
+            reading.importWh < (stateWord & MeterSlots.MAX_40)
+                || reading.exportWh < ((stateWord >> 40) & MeterSlots.MAX_40)
+        ) return RejectReason.RegisterDecreased;
+        uint256 importedWh;
+        uint256 exportedWh;
+        // Registers only went up (checked just above) and all are below 2^40, so the deltas
+        // are below 2^40: their sum times 3600 is below 2^53. ratedPowerW < 2^32 and the
+        // interval is positive (timestamp > lastTimestamp) and below 2^32: the product is
+        // below 2^64.
+        unchecked {
+            importedWh = reading.importWh - (stateWord & MeterSlots.MAX_40);
+            exportedWh = reading.exportWh - ((stateWord >> 40) & MeterSlots.MAX_40);
+            // Wh * 3600 = W * s: the energy of the interval must fit the rated power.
+            if (
+                (importedWh + exportedWh) * 3600
+                    > ((staticWord >> 160) & MeterSlots.MAX_32) * (reading.timestamp - lastTimestamp)
+            ) return RejectReason.ExceedsRatedPower;
+        }
 
         // Keep the account's low bits (above bit 144); replace registers, clock and seq.
         _meterState[meterId] = (stateWord & ~((uint256(1) << 144) - 1)) | reading.importWh
@@ -216,14 +254,37 @@ contract MeterLedger is IMeterLedger, AccessControl, Pausable, EIP712 {
         emit ReadingAccepted(
             meterId, uint32(reading.seq), uint64(reading.timestamp), uint64(reading.importWh), uint64(reading.exportWh)
         );
-        if (m.kind == uint256(MeterKind.Household)) {
-            uint256 importedWh = reading.importWh - m.importWh;
-            uint256 exportedWh = reading.exportWh - m.exportWh;
-            if (importedWh | exportedWh != 0) BATTERY.recordFlows(m.account, exportedWh, importedWh);
+        if ((staticWord >> 192) & 0xff == uint256(MeterKind.Household)) {
+            if (importedWh | exportedWh != 0) {
+                // The account: its high 48 bits in the static word, its low 112 in the state word.
+                _recordFlows(address(uint160(((staticWord >> 208) << 112) | (stateWord >> 144))), exportedWh, importedWh);
+            }
         } else {
             BATTERY.reportStateOfCharge(reading.stateOfChargeWh);
         }
         return RejectReason.None;
+    }
+
+    /// @dev BATTERY.recordFlows without decoding its four return values (the ledger does
+    /// not use them). As with the high-level call: a revert in the battery is bubbled up
+    /// unchanged, and a success that returns less than the four words (no code at the
+    /// address, say) reverts with empty data. Arguments are written at the free-memory
+    /// pointer, which is not moved: scratch use, hence memory-safe.
+    function _recordFlows(address account, uint256 exportedWh, uint256 importedWh) private {
+        address battery_ = address(BATTERY);
+        bytes4 selector = ISharedBattery.recordFlows.selector;
+        assembly ("memory-safe") {
+            let m := mload(0x40)
+            mstore(m, selector)
+            mstore(add(m, 0x04), account)
+            mstore(add(m, 0x24), exportedWh)
+            mstore(add(m, 0x44), importedWh)
+            if iszero(call(gas(), battery_, 0, m, 0x64, 0, 0)) {
+                returndatacopy(m, 0, returndatasize())
+                revert(m, returndatasize())
+            }
+            if lt(returndatasize(), 0x80) { revert(0, 0) }
+        }
     }
 
     /// @dev A malformed or high-s signature is a rejection, not a revert (tryRecover).

@@ -192,13 +192,11 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
     function withdraw(uint256 amount) external {
         if (amount == 0) revert BatteryZeroAmount();
         uint256 config = _config;
-        Holding memory h = _settle(msg.sender, _accrue(config), config);
-        if (h.freeTsl < amount) revert BatteryInsufficientFreeTsl(msg.sender, h.freeTsl, amount);
-        // Cannot underflow: checked just above.
-        unchecked {
-            h.freeTsl -= amount;
-        }
-        _holdings[msg.sender] = h.pack();
+        uint256 holding = _settledWord(msg.sender, _accrue(config), config);
+        uint256 free = (holding >> 88) & AccountBook.MAX_88;
+        if (free < amount) revert BatteryInsufficientFreeTsl(msg.sender, free, amount);
+        // amount <= free (checked just above): the subtraction stays inside the free-TSL field.
+        _holdings[msg.sender] = holding - (amount << 88);
         TSL.safeTransfer(msg.sender, amount);
         emit TslWithdrawn(msg.sender, amount);
     }
@@ -449,43 +447,74 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
         returns (uint256 storedWh, uint256 spilledWh, uint256 fromBatteryWh, uint256 fromGridWh)
     {
         // The hot path of every reading works on the packed words directly (no memory
-        // structs): one read and one write of the holding and of the energy word.
+        // structs): one read and one write of the holding, the energy and the rent word.
         uint256 core = _core;
         _requireLedger(core);
         _requireNotPaused(core);
-        uint256 config = _config;
-        uint256 holding = _settledWord(account, _accrue(config), config);
+        // The rent word is read once and written once per reading: the accrual, the rent
+        // collected by the settlement and the supply change all go into this copy.
+        (uint256 holding, uint256 rentWord, bool rentChanged) = _settleForReading(account);
         uint256 energy = _energy[account]; // read after settling: rent in kind may shrink the lock
-        uint256 rentWord = _rent; // after settling too: it adds to the collected rent
         uint256 supply = (rentWord >> 120) & _MAX_40;
-        if (exportedWh != 0) {
-            (storedWh, spilledWh) = _charge(exportedWh, core, supply);
-            energy = _addCounter(energy, _GENERATED, exportedWh);
-            energy = _addCounter(energy, _STORED, storedWh);
-            energy = _addCounter(energy, _SPILLED, spilledWh);
-            // storedWh <= free capacity: the supply stays <= capacity < 2^40 Wh and the
-            // balance (<= supply * WH < 2^88) cannot carry out of its field.
-            supply += storedWh;
-            holding += storedWh * WH;
-        }
-        if (importedWh != 0) {
-            uint256 spendableWh = ((holding & AccountBook.MAX_88) - (energy & _MAX_40) * WH) / WH;
-            fromBatteryWh = importedWh < spendableWh ? importedWh : spendableWh;
-            fromGridWh = importedWh - fromBatteryWh;
-            energy = _addCounter(energy, _FROM_BATTERY, fromBatteryWh);
-            energy = _addCounter(energy, _FROM_GRID, fromGridWh);
-            supply -= fromBatteryWh;
-            // fromBatteryWh * WH <= the spendable balance, so the field cannot borrow.
-            holding -= fromBatteryWh * WH;
+        // The ledger, the only caller (checked above), passes register deltas of 40-bit
+        // registers: exportedWh, importedWh < 2^40. Every counter and the supply are
+        // 40-bit fields, so no sum or product below comes near 2^256.
+        unchecked {
+            if (exportedWh != 0) {
+                (storedWh, spilledWh) = _charge(exportedWh, core, supply);
+                energy = _addCounter(energy, _GENERATED, exportedWh);
+                energy = _addCounter(energy, _STORED, storedWh);
+                energy = _addCounter(energy, _SPILLED, spilledWh);
+                // storedWh <= free capacity: the supply stays <= capacity < 2^40 Wh and the
+                // balance (<= supply * WH < 2^88) cannot carry out of its field.
+                supply += storedWh;
+                holding += storedWh * WH;
+            }
+            if (importedWh != 0) {
+                // The lock never exceeds the balance (locks are taken from spendable WATT
+                // and rent in kind shrinks the lock with the balance): no underflow.
+                uint256 spendableWh = ((holding & AccountBook.MAX_88) - (energy & _MAX_40) * WH) / WH;
+                fromBatteryWh = importedWh < spendableWh ? importedWh : spendableWh;
+                // fromBatteryWh <= importedWh by the line above.
+                fromGridWh = importedWh - fromBatteryWh;
+                energy = _addCounter(energy, _FROM_BATTERY, fromBatteryWh);
+                energy = _addCounter(energy, _FROM_GRID, fromGridWh);
+                // fromBatteryWh <= the account's spendable balance <= its balance <= supply.
+                supply -= fromBatteryWh;
+                // fromBatteryWh * WH <= the spendable balance, so the field cannot borrow.
+                holding -= fromBatteryWh * WH;
+            }
         }
         _holdings[account] = holding;
         _energy[account] = energy;
         if (storedWh != fromBatteryWh) {
-            _rent = (rentWord & ~(_MAX_40 << 120)) | (supply << 120);
+            rentChanged = true;
+            rentWord = (rentWord & ~(_MAX_40 << 120)) | (supply << 120);
             // One Transfer for the net change, as the ERC-20 sees only the net.
-            if (storedWh > fromBatteryWh) emit Transfer(address(0), account, (storedWh - fromBatteryWh) * WH);
-            else emit Transfer(account, address(0), (fromBatteryWh - storedWh) * WH);
+            // Neither subtraction can underflow: each runs only when it is positive.
+            unchecked {
+                if (storedWh > fromBatteryWh) emit Transfer(address(0), account, (storedWh - fromBatteryWh) * WH);
+                else emit Transfer(account, address(0), (fromBatteryWh - storedWh) * WH);
+            }
         }
+        if (rentChanged) _rent = rentWord;
+    }
+
+    /// @dev recordFlows' settlement: the rent index brought up to now and the account's
+    /// rent settled as `_accrue` + `_settledWord` do, but the rent word is returned (with
+    /// the new index and the collected rent) instead of written; `changed` tells whether
+    /// it differs from storage.
+    function _settleForReading(address account) private returns (uint256 holding, uint256 rentWord, bool changed) {
+        uint256 config = _config;
+        uint256 stored = _rent;
+        uint256 index;
+        (index, rentWord) = _accruedWord(stored, config);
+        uint256 collected;
+        (holding, collected) = _settleCore(account, index, config);
+        // Collected rent is at most the TSL supply, below its 96 bits (7.9e28): the sum
+        // stays inside the top field (the same bound as in `_settledWord`).
+        rentWord += collected << 160;
+        changed = rentWord != stored;
     }
 
     /// @inheritdoc ISharedBattery
@@ -513,10 +542,10 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
     function lockWatt(address account, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
         _requireWholeWh(amount);
         uint256 config = _config;
-        Holding memory h = _settle(account, _accrue(config), config);
-        _holdings[account] = h.pack();
+        uint256 holding = _settledWord(account, _accrue(config), config);
+        _holdings[account] = holding;
         uint256 energy = _energy[account];
-        uint256 spendable = h.watt - (energy & _MAX_40) * WH;
+        uint256 spendable = (holding & AccountBook.MAX_88) - (energy & _MAX_40) * WH;
         if (amount > spendable) revert BatteryInsufficientSpendableWatt(account, spendable, amount);
         // lockedWh + amount / WH <= watt / WH < 2^40, so the field cannot carry over.
         _energy[account] = energy + amount / WH;
@@ -531,8 +560,7 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
     {
         _requireWholeWh(amount);
         uint256 config = _config;
-        Holding memory h = _settle(account, _accrue(config), config);
-        _holdings[account] = h.pack();
+        _holdings[account] = _settledWord(account, _accrue(config), config);
         uint256 energy = _energy[account];
         uint256 lockedWh = energy & _MAX_40;
         uint256 unlockedWh = amount / WH < lockedWh ? amount / WH : lockedWh;
@@ -544,17 +572,18 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
     function lockTsl(address account, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
         if (amount == 0) revert BatteryZeroAmount();
         uint256 config = _config;
-        Holding memory h = _settle(account, _accrue(config), config);
-        if (h.freeTsl < amount) revert BatteryInsufficientFreeTsl(account, h.freeTsl, amount);
-        // Cannot underflow: checked just above.
-        unchecked {
-            h.freeTsl -= amount;
+        uint256 holding = _settledWord(account, _accrue(config), config);
+        uint256 free = (holding >> 88) & AccountBook.MAX_88;
+        if (free < amount) revert BatteryInsufficientFreeTsl(account, free, amount);
+        // amount <= free (checked just above): the subtraction stays inside the free-TSL field.
+        _holdings[account] = holding - (amount << 88);
+        uint256 trade = _trades[account];
+        // amount <= free < 2^88, so the sum cannot overflow; above 2^88 it is refused.
+        if ((trade & AccountBook.MAX_88) + amount > AccountBook.MAX_88) {
+            revert BatteryAmountTooLarge(amount, AccountBook.MAX_88);
         }
-        _holdings[account] = h.pack();
-        TradeBook memory t = AccountBook.unpackTrade(_trades[account]);
-        t.lockedTsl += amount;
-        if (t.lockedTsl > AccountBook.MAX_88) revert BatteryAmountTooLarge(amount, AccountBook.MAX_88);
-        _trades[account] = t.pack();
+        // The sum stays within the lockedTsl field (checked just above).
+        _trades[account] = trade + amount;
     }
 
     /// @inheritdoc ISharedBattery
@@ -569,6 +598,8 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
     }
 
     /// @inheritdoc ISharedBattery
+    /// @dev Works on the packed words (no memory structs). The seller's words are written
+    /// before the buyer's are read, so a self-trade sees its own first half.
     function settleFill(Fill calldata fill) external onlyRole(MARKET_ROLE) whenNotPaused returns (uint256 wattMoved) {
         if (fill.wattAmount == 0) revert BatteryZeroAmount();
         _requireWholeWh(fill.wattAmount);
@@ -578,50 +609,66 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
         uint256 config = _config;
         uint256 index = _accrue(config);
 
-        Holding memory seller = _settle(fill.seller, index, config);
-        uint256 energy = _energy[fill.seller];
+        uint256 tslMoved;
+        uint256 fee;
+        (wattMoved, tslMoved, fee) = _settleSeller(fill, index, config);
+
+        address buyer = fill.buyer;
+        uint256 holding = _settledWord(buyer, index, config);
+        uint256 trade = _trades[buyer];
+        if (fill.buyerLocked) {
+            uint256 locked = trade & AccountBook.MAX_88;
+            if (locked < tslMoved) revert BatteryInsufficientLockedTsl(buyer, locked, tslMoved);
+            // tslMoved <= locked: the subtraction stays inside the lockedTsl field.
+            trade -= tslMoved;
+        } else {
+            uint256 free = (holding >> 88) & AccountBook.MAX_88;
+            if (free < tslMoved) revert BatteryInsufficientFreeTsl(buyer, free, tslMoved);
+            // tslMoved <= free: the subtraction stays inside the free-TSL field.
+            holding -= tslMoved << 88;
+        }
+        // The buyer's WATT stays below the supply, below 2^88: no carry out of its field.
+        holding += wattMoved;
+        _holdings[buyer] = holding;
+        _trades[buyer] = _addTradeCounter(trade, 88, wattMoved / WH);
+        if (fee != 0) _creditFree(fill.feeRecipient, fee);
+        emit Transfer(fill.seller, buyer, wattMoved);
+    }
+
+    /// @dev settleFill's seller half: settles the seller, takes the WATT (from its lock or
+    /// its spendable balance), credits the TSL less the fee, counts the sale. Returns what
+    /// moved: the WATT, the TSL and the fee (pro rata when the lock had shrunk).
+    function _settleSeller(Fill calldata fill, uint256 index, uint256 config)
+        private
+        returns (uint256 wattMoved, uint256 tslMoved, uint256 fee)
+    {
+        address seller = fill.seller;
+        uint256 holding = _settledWord(seller, index, config);
+        uint256 watt = holding & AccountBook.MAX_88;
+        uint256 energy = _energy[seller];
         uint256 lockedWh = energy & _MAX_40;
         if (fill.sellerLocked) {
             uint256 lockedWatt = lockedWh * WH;
             wattMoved = fill.wattAmount < lockedWatt ? fill.wattAmount : lockedWatt;
-            _energy[fill.seller] = energy - wattMoved / WH;
+            _energy[seller] = energy - wattMoved / WH;
         } else {
-            uint256 spendable = seller.watt - lockedWh * WH;
+            uint256 spendable = watt - lockedWh * WH;
             if (fill.wattAmount > spendable) {
-                revert BatteryInsufficientSpendableWatt(fill.seller, spendable, fill.wattAmount);
+                revert BatteryInsufficientSpendableWatt(seller, spendable, fill.wattAmount);
             }
             wattMoved = fill.wattAmount;
         }
-        uint256 tslMoved = fill.tslAmount;
-        uint256 fee = fill.feeTsl;
+        tslMoved = fill.tslAmount;
+        fee = fill.feeTsl;
         if (wattMoved != fill.wattAmount) {
             tslMoved = fill.tslAmount * wattMoved / fill.wattAmount;
             fee = fill.feeTsl * wattMoved / fill.wattAmount; // <= tslMoved, since feeTsl <= tslAmount
         }
-        seller.watt -= wattMoved;
-        seller.freeTsl += tslMoved - fee;
-        if (seller.freeTsl > AccountBook.MAX_88) revert BatteryAmountTooLarge(tslMoved - fee, AccountBook.MAX_88);
-        _holdings[fill.seller] = seller.pack();
-        TradeBook memory t = AccountBook.unpackTrade(_trades[fill.seller]);
-        t.soldWh = AccountBook.addSaturating40(t.soldWh, wattMoved / WH);
-        _trades[fill.seller] = t.pack();
-
-        Holding memory buyer = _settle(fill.buyer, index, config);
-        t = AccountBook.unpackTrade(_trades[fill.buyer]);
-        if (fill.buyerLocked) {
-            if (t.lockedTsl < tslMoved) revert BatteryInsufficientLockedTsl(fill.buyer, t.lockedTsl, tslMoved);
-            t.lockedTsl -= tslMoved;
-        } else {
-            if (buyer.freeTsl < tslMoved) revert BatteryInsufficientFreeTsl(fill.buyer, buyer.freeTsl, tslMoved);
-            buyer.freeTsl -= tslMoved;
-        }
-        // The buyer's WATT stays below the supply, below 2^88.
-        buyer.watt += wattMoved;
-        t.purchasedWh = AccountBook.addSaturating40(t.purchasedWh, wattMoved / WH);
-        _holdings[fill.buyer] = buyer.pack();
-        _trades[fill.buyer] = t.pack();
-        if (fee != 0) _creditFree(fill.feeRecipient, fee);
-        emit Transfer(fill.seller, fill.buyer, wattMoved);
+        watt -= wattMoved;
+        uint256 free = ((holding >> 88) & AccountBook.MAX_88) + (tslMoved - fee);
+        if (free > AccountBook.MAX_88) revert BatteryAmountTooLarge(tslMoved - fee, AccountBook.MAX_88);
+        _holdings[seller] = (holding >> 176 << 176) | (free << 88) | watt;
+        _trades[seller] = _addTradeCounter(_trades[seller], 128, wattMoved / WH);
     }
 
     // ---------------------------------------------------------------- internal
@@ -631,30 +678,30 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
         if (to == address(0)) revert ERC20InvalidReceiver(address(0));
         uint256 config = _config;
         uint256 index = _accrue(config);
-        Holding memory h = _settle(from, index, config);
-        uint256 spendable = h.watt - (_energy[from] & _MAX_40) * WH;
+        uint256 holding = _settledWord(from, index, config);
+        uint256 spendable = (holding & AccountBook.MAX_88) - (_energy[from] & _MAX_40) * WH;
         if (amount > spendable) revert ERC20InsufficientBalance(from, spendable, amount);
-        // Cannot underflow: amount <= spendable <= watt.
+        // Cannot underflow or borrow from the next field: amount <= spendable <= watt.
         unchecked {
-            h.watt -= amount;
+            _holdings[from] = holding - amount;
         }
-        _holdings[from] = h.pack();
-        h = _settle(to, index, config);
-        // Cannot overflow the field: every balance is at most the supply, below 2^88.
-        h.watt += amount;
-        _holdings[to] = h.pack();
+        // Read after the write above: a transfer to oneself sees its own debit.
+        holding = _settledWord(to, index, config);
+        // Cannot carry out of the field: every balance is at most the supply, below 2^88.
+        _holdings[to] = holding + amount;
         emit Transfer(from, to, amount);
     }
 
     function _deposit(uint256 amount) private {
         if (amount == 0) revert BatteryZeroAmount();
         uint256 config = _config;
-        Holding memory h = _settle(msg.sender, _accrue(config), config);
-        if (h.freeTsl + amount > AccountBook.MAX_88) {
-            revert BatteryAmountTooLarge(amount, AccountBook.MAX_88 - h.freeTsl);
+        uint256 holding = _settledWord(msg.sender, _accrue(config), config);
+        uint256 free = (holding >> 88) & AccountBook.MAX_88;
+        if (free + amount > AccountBook.MAX_88) {
+            revert BatteryAmountTooLarge(amount, AccountBook.MAX_88 - free);
         }
-        h.freeTsl += amount;
-        _holdings[msg.sender] = h.pack();
+        // free + amount <= MAX_88 (checked just above): no carry out of the free-TSL field.
+        _holdings[msg.sender] = holding + (amount << 88);
         TSL.safeTransferFrom(msg.sender, address(this), amount);
         emit TslDeposited(msg.sender, amount);
     }
@@ -684,6 +731,15 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
         if (last == block.timestamp) return index;
         index = RentIndex.accrued(index, (config >> 160) & _MAX_64, block.timestamp - last);
         _rent = (word & ~((uint256(1) << 120) - 1)) | index | (block.timestamp << 80);
+    }
+
+    /// @dev The rent word with the index brought up to now, and that index; not written.
+    function _accruedWord(uint256 word, uint256 config) private view returns (uint256 index, uint256 updated) {
+        index = word & _MAX_80;
+        uint256 last = (word >> 80) & _MAX_40;
+        if (last == block.timestamp) return (index, word);
+        index = RentIndex.accrued(index, (config >> 160) & _MAX_64, block.timestamp - last);
+        updated = (word & ~((uint256(1) << 120) - 1)) | index | (block.timestamp << 80);
     }
 
     function _currentIndex(uint256 config) private view returns (uint256) {
@@ -717,15 +773,52 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
             // due <= free: the subtraction stays inside the free-TSL field.
             return holding - (due << 88);
         }
-        uint256 shortfall = due - free;
         _rent += free << 160;
+        // free < due here. Free TSL is taken whole and becomes zero; the rest is paid in kind.
+        holding = (holding >> 176 << 176) | _payInKind(account, operator_, watt, due - free);
+    }
+
+    /// @dev `_settledWord` (the same steps, kept in step with it) without the write of the
+    /// rent word, for recordFlows: returns the TSL collected from the account's free
+    /// deposit, which the caller adds to `tslCollected`. Rent in kind (the operator's WATT,
+    /// the account's lock) is written here.
+    function _settleCore(address account, uint256 index, uint256 config)
+        private
+        returns (uint256 holding, uint256 collected)
+    {
+        holding = _holdings[account];
+        uint256 checkpoint = holding >> 176;
+        if (checkpoint == index) return (holding, 0);
+        // Replace the checkpoint (the top field) with the current index.
+        holding = (holding & ((uint256(1) << 176) - 1)) | (index << 176);
+        address operator_ = address(uint160(config));
+        if (account == operator_) return (holding, 0); // the operator is rent-exempt
+        uint256 watt = holding & AccountBook.MAX_88;
+        uint256 due = RentIndex.rentDue(watt, index, checkpoint);
+        if (due == 0) return (holding, 0);
+        uint256 free = (holding >> 88) & AccountBook.MAX_88;
+        if (due <= free) {
+            // due <= free: the subtraction stays inside the free-TSL field.
+            return (holding - (due << 88), due);
+        }
+        // free < due here. Free TSL is taken whole and becomes zero; the rest is paid in kind.
+        holding = (holding >> 176 << 176) | _payInKind(account, operator_, watt, due - free);
+        return (holding, free);
+    }
+
+    /// @dev Rent in kind: WATT worth `shortfall` TSL at the utility price (all the account
+    /// has, at most) goes to the operator and the account's lock shrinks to what is left.
+    /// Returns the account's WATT after paying.
+    function _payInKind(address account, address operator_, uint256 watt, uint256 shortfall)
+        private
+        returns (uint256)
+    {
         uint256 wattPaid = RentIndex.wattInKind(shortfall, _reserve >> 80);
         if (wattPaid > watt) wattPaid = watt; // all it has: nothing is left owing
         // Cannot underflow: wattPaid <= watt.
         unchecked {
             watt -= wattPaid;
         }
-        holding = (holding >> 176 << 176) | watt; // free TSL is now zero
         if (wattPaid != 0) {
             // The operator's balance stays below the supply, below 2^88: adding to the
             // low field of its word cannot carry into the free-TSL field.
@@ -736,15 +829,30 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
             emit Transfer(account, operator_, wattPaid);
         }
         emit RentPaidInKind(account, shortfall, wattPaid);
+        return watt;
     }
 
     /// @dev Adds to the 40-bit counter at `shift`, stopping at its ceiling (1.1 TWh) rather
     /// than reverting: a counter is informational and must never block a meter's readings.
     function _addCounter(uint256 energy, uint256 shift, uint256 amount) private pure returns (uint256) {
-        uint256 counter = (energy >> shift) & _MAX_40;
-        uint256 sum = counter + amount;
-        if (sum > _MAX_40) sum = _MAX_40;
-        return energy + ((sum - counter) << shift);
+        // Every caller (recordFlows) passes amount < 2^40 (a register delta or a part of
+        // one), so counter + amount < 2^41; sum >= counter in both branches, and
+        // counter + (sum - counter) = sum <= _MAX_40 cannot carry out of the field.
+        unchecked {
+            uint256 counter = (energy >> shift) & _MAX_40;
+            uint256 sum = counter + amount;
+            if (sum > _MAX_40) sum = _MAX_40;
+            return energy + ((sum - counter) << shift);
+        }
+    }
+
+    /// @dev Adds to the 40-bit trade counter at `shift` (purchased at 88, sold at 128),
+    /// saturating like `AccountBook.addSaturating40`; the other fields are kept.
+    function _addTradeCounter(uint256 trade, uint256 shift, uint256 amount) private pure returns (uint256) {
+        uint256 counter = (trade >> shift) & _MAX_40;
+        uint256 sum = AccountBook.addSaturating40(counter, amount);
+        // counter <= sum <= _MAX_40: the difference fits the field and cannot carry.
+        return trade + ((sum - counter) << shift);
     }
 
     /// @dev What an export charges into the battery and what spills: nothing is stored
@@ -757,12 +865,17 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
         if ((core >> 216) & 0xff != 0) return (0, exportedWh);
         uint256 efficiency = (core >> 200) & 0xffff;
         uint256 capacity = (core >> 160) & _MAX_40;
-        storedWh = exportedWh * efficiency / _BPS;
-        uint256 room = capacity > supply ? capacity - supply : 0;
-        if (storedWh > room) storedWh = room;
-        // The energy that went into storing storedWh, rounded up: never more than
-        // exportedWh, since storedWh <= exportedWh * efficiency / 10000.
-        spilledWh = exportedWh - (storedWh * _BPS + efficiency - 1) / efficiency;
+        // exportedWh < 2^40 (a register delta from the ledger) and 1 <= efficiency <= 10^4
+        // (checked when set), so no product overflows and no divisor is zero; room is
+        // taken only when positive; the spill cannot underflow (see below).
+        unchecked {
+            storedWh = exportedWh * efficiency / _BPS;
+            uint256 room = capacity > supply ? capacity - supply : 0;
+            if (storedWh > room) storedWh = room;
+            // The energy that went into storing storedWh, rounded up: never more than
+            // exportedWh, since storedWh <= exportedWh * efficiency / 10000.
+            spilledWh = exportedWh - (storedWh * _BPS + efficiency - 1) / efficiency;
+        }
     }
 
     function _requireNotPaused(uint256 core) private pure {
