@@ -57,11 +57,13 @@ def postgres_url() -> Iterator[str]:
     data = Path(tempfile.mkdtemp(prefix="energo-pg-"))
     shutil.chown(data, "postgres") if as_user else None
     port = free_port()
+    # Run from the data directory: the postgres user may not be able to enter the
+    # repository's folder (a clone under /root, say), and initdb needs its cwd.
     subprocess.run([*as_user, initdb, "-D", str(data / "db"), "-U", "postgres", "--auth=trust", "-E", "UTF8"],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, cwd=data)
     options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1 -c fsync=off"
     subprocess.run([*as_user, pg_ctl, "-D", str(data / "db"), "-o", options, "-l", str(data / "log"), "-w", "start"],
-                   check=True, stdout=subprocess.DEVNULL)
+                   check=True, stdout=subprocess.DEVNULL, cwd=data)
     try:
         import psycopg
 
@@ -70,7 +72,7 @@ def postgres_url() -> Iterator[str]:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/energo_api_test"
     finally:
         subprocess.run([*as_user, pg_ctl, "-D", str(data / "db"), "-m", "fast", "-w", "stop"],
-                       stdout=subprocess.DEVNULL, check=False)
+                       stdout=subprocess.DEVNULL, check=False, cwd=data)
         shutil.rmtree(data, ignore_errors=True)
 
 
