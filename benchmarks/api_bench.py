@@ -22,12 +22,12 @@ import threading
 from pathlib import Path
 
 import httpx
+from energo_testkit.scenario import build_scenario
 
 from benchmarks.run import print_table, write_results
-from energo.localchain import Anvil, free_port
+from energo_deploy.localchain import Anvil, free_port
 from frontend_api.core.config import Settings
 from frontend_api.server import start_subprocess
-from frontend_api.testing import build_scenario
 
 TARGET_RPS = 200
 TARGET_P99_MS = 50.0

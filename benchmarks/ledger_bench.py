@@ -13,10 +13,11 @@ from web3.logs import DISCARD
 
 from benchmarks.run import print_table, write_results
 from energo.constants import TSL, WATT
-from energo.localchain import Anvil
+from energo.facts import REGISTRAR_ROLE
 from energo.readings import MeterReading, ReadingDomain, ReadingSigner
-from energo.system import REGISTRAR_ROLE, Roles, SystemConfig, deploy_system
 from energo.tx import Sender
+from energo_deploy.localchain import Anvil
+from energo_deploy.system import Roles, SystemConfig, deploy_system
 
 METERS = 100
 FIRST_HOUSEHOLD = 6

@@ -17,10 +17,11 @@ from web3 import Web3
 
 from benchmarks.run import print_table, write_results
 from energo.constants import QTUM_BLOCK_GAS_LIMIT, TSL, WATT_PER_WH
-from energo.localchain import Anvil
-from energo.market import MarketConfig, Side, deploy_market
-from energo.system import Roles, SystemConfig, deploy_system
+from energo.facts import MarketSettings, Side
 from energo.tx import Sender
+from energo_deploy.localchain import Anvil
+from energo_deploy.markets import deploy_market
+from energo_deploy.system import Roles, SystemConfig, deploy_system
 
 TICK = TSL // 1000
 P = 500 * TICK
@@ -100,7 +101,7 @@ class Bench:
 
 
 def continuous_metrics(b: Bench) -> dict[str, float]:
-    market = deploy_market(b.system, "continuous", MarketConfig(tick_size=TICK, min_order_wh=MIN_ORDER_WH))
+    market = deploy_market(b.system, MarketSettings(tick_size=TICK, min_size_wh=MIN_ORDER_WH))
     f = market.functions
     u = b.users
     out: dict[str, float] = {}
@@ -167,7 +168,7 @@ def continuous_metrics(b: Bench) -> dict[str, float]:
 
 
 def auction_metrics(b: Bench) -> dict[str, float]:
-    market = deploy_market(b.system, "auction", MarketConfig(tick_size=TICK, min_order_wh=MIN_ORDER_WH))
+    market = deploy_market(b.system, MarketSettings(mode="auction", tick_size=TICK, min_size_wh=MIN_ORDER_WH))
     f = market.functions
     length = f.roundLength().call()
     now = b.w3.eth.get_block("latest")["timestamp"]

@@ -24,10 +24,10 @@ from pathlib import Path
 from eth_account import Account
 
 from benchmarks.run import print_table, write_results
-from energo.localchain import Anvil
 from energo.readings import MeterReading, ReadingDomain, ReadingSigner
-from energo.system import Roles, deploy_system
 from energo.tx import Sender
+from energo_deploy.localchain import Anvil
+from energo_deploy.system import Roles, deploy_system
 
 ROOT = Path(__file__).resolve().parents[1]
 METERS = 50

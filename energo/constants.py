@@ -1,4 +1,4 @@
-"""Units and chain facts, defined once (see docs/ and ../shared/docs/qtum.md)."""
+"""Units and chain facts, defined once (docs/deploy-qtum.md says where each comes from)."""
 
 WATT_DECIMALS = 18
 #: 1 WATT = 1 kWh, so 1 Wh is 10**15 WATT base units.

@@ -20,7 +20,6 @@ result equal to eth_account.messages.encode_typed_data.
 
 from __future__ import annotations
 
-import enum
 import struct
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -30,6 +29,9 @@ from typing import Any
 import coincurve
 from eth_hash.auto import keccak
 from eth_utils import to_checksum_address
+
+from energo.errors import EnergoError
+from energo.facts import RejectReason
 
 DOMAIN_NAME = "Energo Meter Readings"
 DOMAIN_VERSION = "1"
@@ -76,27 +78,8 @@ READING_ACCEPTED_TOPIC = keccak(READING_ACCEPTED_SIGNATURE.encode())
 READING_REJECTED_TOPIC = keccak(READING_REJECTED_SIGNATURE.encode())
 
 
-class ReadingFormatError(ValueError):
+class ReadingFormatError(EnergoError, ValueError):
     """A reading or record that does not fit the on-chain format."""
-
-
-class RejectReason(enum.IntEnum):
-    """IMeterLedger.RejectReason, in declaration order (the ABI encodes it as uint8)."""
-
-    NONE = 0
-    UNKNOWN_METER = 1
-    METER_REVOKED = 2
-    BAD_SIGNATURE = 3
-    ALREADY_APPLIED = 4
-    TIMESTAMP_NOT_AFTER_LAST = 5
-    TIMESTAMP_IN_FUTURE = 6
-    REGISTER_DECREASED = 7
-    EXCEEDS_RATED_POWER = 8
-    VALUE_OUT_OF_RANGE = 9
-
-    @property
-    def solidity_name(self) -> str:
-        return "".join(part.capitalize() for part in self.name.split("_"))
 
 
 @dataclass(frozen=True, slots=True)

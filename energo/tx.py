@@ -19,9 +19,10 @@ from web3.exceptions import ContractCustomError, ContractLogicError
 
 from energo import artifacts
 from energo.constants import QTUM_MIN_GAS_PRICE_WEI
+from energo.errors import EnergoError
 
 
-class TxFailed(RuntimeError):
+class TxFailed(EnergoError, RuntimeError):
     """A transaction reverted; ``error`` is the custom error's name and ``args`` its values."""
 
     def __init__(self, error: str, args: tuple = (), detail: str = ""):

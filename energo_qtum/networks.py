@@ -1,11 +1,14 @@
 """Qtum networks: the version bytes of addresses and WIF keys, and chain ids.
 
-One source of truth: every other module looks networks up here.
+One source of truth: every other module looks networks up here (the chain ids are the
+kernel's, energo.constants).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from energo.constants import CHAIN_IDS
 
 from .errors import InvalidSpecError
 
@@ -18,9 +21,9 @@ class QtumNetwork:
     chain_id: int  # what CHAINID and eth_chainId return
 
 
-MAINNET = QtumNetwork("mainnet", pubkeyhash_version=0x3A, wif_version=0x80, chain_id=81)
-TESTNET = QtumNetwork("testnet", pubkeyhash_version=0x78, wif_version=0xEF, chain_id=8889)
-REGTEST = QtumNetwork("regtest", pubkeyhash_version=0x78, wif_version=0xEF, chain_id=8890)
+MAINNET = QtumNetwork("mainnet", pubkeyhash_version=0x3A, wif_version=0x80, chain_id=CHAIN_IDS["qtum-mainnet"])
+TESTNET = QtumNetwork("testnet", pubkeyhash_version=0x78, wif_version=0xEF, chain_id=CHAIN_IDS["qtum-testnet"])
+REGTEST = QtumNetwork("regtest", pubkeyhash_version=0x78, wif_version=0xEF, chain_id=CHAIN_IDS["qtum-regtest"])
 
 NETWORKS = {network.name: network for network in (MAINNET, TESTNET, REGTEST)}
 

@@ -13,6 +13,7 @@ from ethpm_types import ContractType
 from hexbytes import HexBytes
 
 from energo import artifacts
+from energo.constants import CHAIN_IDS
 
 
 def contract_type(name: str) -> ContractType:
@@ -59,7 +60,7 @@ class ApeBackend:
 
 # ---------------------------------------------------------------- choosing a backend
 
-QTUM_NETWORKS = {81: "mainnet", 8889: "testnet", 8890: "regtest"}
+QTUM_NETWORKS = {chain_id: name.removeprefix("qtum-") for name, chain_id in CHAIN_IDS.items()}
 
 backend_options = [
     click.option("--janus-account", default=None,
@@ -82,13 +83,13 @@ def choose_backend(account, janus_account=None, qtum_keystore=None, passphrase_f
     """Ape account (local chain), qtumd's wallet through Janus, or a local Qtum key."""
     import os
 
-    from energo.deployment import Web3Backend
     from energo.tx import Sender
+    from energo_deploy import Web3Backend
 
     if qtum_keystore:
         from eth_account import Account
 
-        from energo.qtum_backend import QtumBackend
+        from energo_deploy.qtum_backend import QtumBackend
         from energo_qtum import JanusClient, QtumSigner
 
         if passphrase_file:

@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from energo.deployment import DeployConfig, DeploymentError, default_deployments_path, deploy
+from energo_deploy import DeployConfig, DeploymentError, default_deployments_path, deploy
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ape_backend import choose_backend, with_backend_options  # noqa: E402

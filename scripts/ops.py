@@ -14,8 +14,9 @@ from pathlib import Path
 import click
 from ape.cli import ConnectedProviderCommand, account_option
 
-from energo.deployment import DeploymentError, default_deployments_path
-from energo.operations import METER_KINDS, Operations
+from energo.facts import METER_KINDS
+from energo_deploy import DeploymentError, default_deployments_path
+from energo_deploy.operations import Operations
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ape_backend import choose_backend, with_backend_options  # noqa: E402

@@ -8,7 +8,6 @@ refused at start-up with a message that says what to fix.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -16,13 +15,16 @@ from eth_utils import is_checksum_address, is_hex_address
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from energo.deployments import DeploymentError, Deployments
+from energo.errors import EnergoError
+
 #: Names the deploy tooling records (energo/deployment.py).
 TSL_NAME = "TslToken"
 BATTERY_NAME = "SharedBattery"
 LEDGER_NAME = "MeterLedger"
 
 
-class ConfigError(ValueError):
+class ConfigError(EnergoError, ValueError):
     """The configuration cannot work; the message says what to change."""
 
 
@@ -117,14 +119,10 @@ class Settings(BaseSettings):
         if self.deployments is None:
             return None, {}
         try:
-            data = json.loads(self.deployments.read_text())
-        except (OSError, json.JSONDecodeError) as exc:
-            raise ConfigError(f"cannot read deployments file {self.deployments}: {exc}") from exc
-        if isinstance(data, dict) and isinstance(data.get("contracts"), dict):
-            return data.get("chainId"), dict(data["contracts"])
-        if isinstance(data, dict) and all(isinstance(v, str) for v in data.values()):
-            return None, dict(data)  # a flat name -> address mapping
-        raise ConfigError(f"{self.deployments}: expected {{'chainId': …, 'contracts': {{name: address}}}}")
+            record = Deployments.read(self.deployments)
+        except DeploymentError as exc:
+            raise ConfigError(str(exc)) from exc
+        return record.chain_id, record.contracts
 
     def resolved_addresses(self) -> ResolvedAddresses:
         chain_id, recorded = self.deployments_record()

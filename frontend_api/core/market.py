@@ -15,11 +15,11 @@ from typing import Any
 
 from web3.contract import Contract
 
-BUY, SELL = 0, 1
-SIDES = {"buy": BUY, "sell": SELL}
-REMOVAL_REASONS = ["cancelled", "expired", "self_trade", "seller_shortfall", "unfilled"]
-#: orderId = levelKey << 40 | queue index, levelKey = bookId << 25 | side << 24 | tick.
-BOOK_SHIFT = 65
+from energo.facts import RemovalReason, Side, book_of  # noqa: F401  (book_of: the indexer's)
+
+BUY, SELL = Side.BUY, Side.SELL
+SIDES = {side.label: side for side in Side}
+REMOVAL_REASONS = [reason.label for reason in RemovalReason]
 
 
 def has_function(abi: list[dict], name: str) -> bool:
@@ -30,13 +30,8 @@ def is_auction(contract: Contract) -> bool:
     return has_function(contract.abi, "roundLength")
 
 
-def book_of(order_id: int) -> int:
-    """The round id of an auction order (0 in the continuous market)."""
-    return int(order_id) >> BOOK_SHIFT
-
-
 def side_name(value: int) -> str:
-    return "buy" if int(value) == BUY else "sell"
+    return Side(int(value)).label
 
 
 def place_call(contract: Contract, side: str, price: int, amount_wh: int, expires_at: int, ioc: bool) -> Any:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
-from energo.constants import TSL, WATT_PER_WH
+from energo.constants import TSL
+from energo.facts import cost_tsl, wh_to_watt
 
 UINT256_MAX = 2**256 - 1
 
@@ -41,15 +42,6 @@ def tsl(amount: int) -> str:
 
 def watt(amount: int) -> str:
     return fmt_units(amount)
-
-
-def wh_to_watt(wh: int) -> int:
-    return wh * WATT_PER_WH
-
-
-def cost_tsl(price_per_kwh: int, amount_wh: int) -> int:
-    """TSL base units for amount_wh at a price in TSL base units per kWh (rounded up)."""
-    return -(-price_per_kwh * amount_wh // 1000)
 
 
 __all__ = ["TSL", "fmt_units", "parse_units", "tsl", "watt", "wh_to_watt", "cost_tsl"]

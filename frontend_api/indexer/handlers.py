@@ -5,15 +5,14 @@ from __future__ import annotations
 from sqlalchemy import Connection, insert, select
 
 from energo import artifacts
+from energo.facts import METER_KINDS, ZERO_ADDRESS, RejectReason
 from frontend_api.core import market as m
 from frontend_api.indexer import schema
 from frontend_api.indexer.engine import BatchState, DecodedLog, EventSource
 
-ZERO = "0x0000000000000000000000000000000000000000"
-REJECT_REASONS = [
-    "None", "UnknownMeter", "MeterRevoked", "BadSignature", "AlreadyApplied", "TimestampNotAfterLast",
-    "TimestampInFuture", "RegisterDecreased", "ExceedsRatedPower", "ValueOutOfRange",
-]
+ZERO = ZERO_ADDRESS
+REJECT_REASONS = [reason.solidity_name for reason in RejectReason]
+METER_KIND_NAMES = {code: name for name, code in METER_KINDS.items()}
 
 
 def _base(item: DecodedLog) -> dict:
@@ -26,7 +25,7 @@ def _base(item: DecodedLog) -> dict:
 
 def on_meter_registered(conn: Connection, item: DecodedLog, state: BatchState) -> None:
     meter_id = int(item.args["meterId"])
-    kind = "battery" if int(item.args["kind"]) == 1 else "household"
+    kind = METER_KIND_NAMES.get(int(item.args["kind"]), "household")
     state.meter_kinds[meter_id] = kind
     # The event does not carry the installation registers; the meter's state at this block
     # does, unless a reading in the same block already moved them (then the deltas of

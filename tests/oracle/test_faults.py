@@ -16,9 +16,9 @@ from daemon_process import DaemonProcess
 from oracle_helpers import all_reading_events, gateway_settings, wait_for
 from rpc_proxy import RpcProxy
 
-from energo.localchain import Anvil
-from energo.system import Roles, deploy_system
 from energo.tx import Sender
+from energo_deploy.localchain import Anvil
+from energo_deploy.system import Roles, deploy_system
 from oracle.outbox import Outbox
 
 pytestmark = pytest.mark.slow

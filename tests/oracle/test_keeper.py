@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from energo_testkit.fixtures import time_travel
 from eth_account import Account
 from oracle_helpers import fund
 
 from energo.constants import TSL
-from energo.market import MarketConfig, RoundPhase, Side, deploy_market
-from energo.testing.fixtures import time_travel
+from energo.facts import MarketSettings, RoundPhase, Side
 from energo.tx import Sender
+from energo_deploy.markets import deploy_market
 from oracle.config import AuctionClearingSettings
 from oracle.keeper import AuctionClearing
 from oracle.logs import get_logger
@@ -21,7 +22,7 @@ ROUND = 60
 
 @pytest.fixture
 def auction(system, w3, households):
-    market = deploy_market(system, "auction", MarketConfig(round_length=ROUND), name="keeper-test")
+    market = deploy_market(system, MarketSettings(mode="auction", round_length_s=ROUND), name="keeper-test")
     buyer = households[0]
     amount = 10 * TSL
     system.roles.treasury.transact(system.tsl.functions.transfer(buyer.address, amount))

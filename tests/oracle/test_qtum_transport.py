@@ -6,14 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
+from energo_testkit.janus_double import JanusTestDouble
 from eth_account import Account
 from oracle_helpers import all_reading_events
 from web3 import HTTPProvider, Web3
 
 from energo.readings import MeterReading, ReadingSigner
-from energo.system import Roles, deploy_system
 from energo.tx import Sender
-from energo_qtum.testing.janus_double import JanusTestDouble
+from energo_deploy.system import Roles, deploy_system
 from oracle.config import BatchSettings, ChainSettings
 from oracle.ledger import LedgerClient
 from oracle.logs import get_logger

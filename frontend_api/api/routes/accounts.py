@@ -105,7 +105,7 @@ def build_screen(ctx: AppContext, address: str, head_info: tuple[int, int, bool]
 
     index = chain.cached(("account-index", address, indexed), head, read_index)
     utility = state["utility"]
-    saved = units.cost_tsl(utility, index["bought_wh"]) - index["paid"] if index["bought_wh"] else 0
+    saved = units.cost_tsl(index["bought_wh"], utility, round_up=True) - index["paid"] if index["bought_wh"] else 0
 
     rank = None
     info = views.round_info(ctx, head, head_ts)

@@ -111,7 +111,7 @@ def place_order(ctx: Ctx, body: OrderRequest) -> dict:
     else:
         free = bat.freeTslOf(account).call()
         due, _ = bat.pendingRent(account).call()
-        cost = units.cost_tsl(price, amount_wh)
+        cost = units.cost_tsl(amount_wh, price, round_up=True)
         if free - due < cost:
             raise ApiError(409, "insufficient_balance", f"not enough free TSL deposited to buy {body.amountKwh} kWh "
                            f"at {body.price}: {units.tsl(cost)} TSL needed, {units.tsl(max(0, free - due))} free "

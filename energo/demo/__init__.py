@@ -1,1 +1,0 @@
-"""Interim demo of the ledger: one household, a few signed readings, its main screen."""

@@ -1,1 +1,0 @@
-"""Test support: a real anvil, the real compiled contracts, role-named accounts."""

@@ -1,0 +1,178 @@
+"""The web page in real headless Chromium (Debian's), with a test wallet injected: an
+EIP-1193 provider whose requests go to the local anvil, where the dev accounts sign."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from energo_deploy.localchain import free_port
+from frontend_api.core.config import Settings
+from frontend_api.server import serve_in_thread
+
+CHROMIUM = "/usr/bin/chromium"
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-app.png"
+
+
+WALLET = """
+window.__testWallet = { rejectNext: false, account: %r };
+window.ethereum = {
+  isEnergoTestWallet: true,
+  on() {}, removeListener() {},
+  async request({ method, params }) {
+    const w = window.__testWallet;
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return [w.account.toLowerCase()];
+    if (method === "eth_chainId") return "0x22ba";
+    if ((method === "eth_sendTransaction" || method === "eth_signTypedData_v4") && w.rejectNext) {
+      w.rejectNext = false;
+      const error = new Error("User rejected the request."); error.code = 4001; throw error;
+    }
+    const out = await window.__anvil(method, params || []);
+    if (out.error) { const error = new Error(out.error.message); error.code = out.error.code; throw error; }
+    return out.result;
+  },
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def served(api_anvil, deployments_file):
+    tmp = Path(tempfile.mkdtemp(prefix="energo-page-"))
+    settings = Settings(deployments=deployments_file, rpc_url=api_anvil.url, database_url=f"sqlite:///{tmp}/i.db",
+                        port=free_port(), poll_interval_s=0.2, cache_ttl_s=0.2)
+    handle = serve_in_thread(settings)
+    yield handle
+    handle.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(served):
+    """Depends on `served` so that the browser (and its keep-alive connections) goes first."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is not installed: run tools/setup-system.sh as root (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="energo-chromium-")
+    with sync_playwright() as p:
+        # A fresh profile directory each run (Playwright passes it as --user-data-dir).
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            viewport={"width": 1240, "height": 1500}, device_scale_factor=1)
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def page(browser, served, scenario):
+    w3 = scenario.w3
+    page = browser.new_page()
+    page.expose_function("__anvil", lambda method, params: w3.provider.make_request(method, params))
+    page.add_init_script(WALLET % scenario.household.address)
+    head = w3.eth.block_number
+    page.goto(served.url + "/")
+    page.click("#connect")
+    # the page re-renders when the index reaches a new block: wait until it shows the head
+    page.wait_for_function(f"() => Number(document.body.dataset.block) >= {head} && "
+                           "document.getElementById('watt-held').textContent !== '–'", timeout=30_000)
+    yield page
+    page.close()
+
+
+def _tokens(amount: int) -> str:
+    return f"{amount / 10**18:,.2f}"
+
+
+def _kwh(wh: int) -> str:
+    return f"{wh / 1000:,.3f}".rstrip("0").rstrip(".") + " kWh"
+
+
+def test_screen_shows_the_households_numbers(page, scenario):
+    account = scenario.household.address
+    bat = scenario.system.battery.functions
+    assert page.text_content("#account-label") == f"{account[:6]}…{account[-4:]}"  # lower case was checksummed
+    assert page.text_content("#watt-held") == _tokens(bat.balanceOf(account).call())
+    assert page.text_content("#tsl-held") == _tokens(bat.freeTslOf(account).call())
+    counters = bat.countersOf(account).call()
+    assert page.text_content("#generated") == _kwh(counters[0]) == "3 kWh"
+    assert page.text_content("#consumed") == _kwh(counters[2] + counters[3])
+    assert page.text_content("#purchased") == _kwh(counters[5])
+    assert page.text_content("#sold") == _kwh(counters[6])
+    days = bat.daysOfStorage(account).call() // 10**18
+    assert f"{days:,}" in page.text_content("#days")
+    assert "saved" in page.text_content("#savings")
+    assert page.locator("#bids tr.bid").count() >= 1 and page.locator("#asks tr.ask").count() >= 1
+    assert page.locator("#chart svg rect").count() >= 48  # 24 hours, two bars each
+
+
+def test_order_placed_through_the_page_then_cancelled(page, scenario):
+    account = scenario.household.address
+    bat = scenario.system.battery.functions
+    locked_before = bat.lockedWattOf(account).call()
+    page.click("label:has(input[value=sell]) span")
+    page.fill("#order-price", "0.777")
+    page.fill("#order-amount", "0.25")
+    page.click("#place-order")
+    row = page.locator('#asks tr[data-price="0.777"]')
+    row.wait_for(timeout=20_000)
+    assert "0.25" in row.text_content()
+    mine = page.locator("#my-orders tr", has_text="0.777")
+    mine.wait_for()
+    order_id = int(mine.get_attribute("data-order-id"))
+    on_chain = scenario.market.functions.order(order_id).call()
+    assert on_chain[0] == account and on_chain[3] == 250
+    assert bat.lockedWattOf(account).call() == locked_before + 250 * 10**15
+
+    mine.locator("button").click()
+    page.locator('#asks tr[data-price="0.777"]').wait_for(state="detached", timeout=20_000)
+    assert bat.lockedWattOf(account).call() == locked_before
+    assert scenario.market.functions.order(order_id).call()[0] == "0x" + "0" * 40
+
+
+def test_deposit_with_permit_through_the_page(page, scenario):
+    account = scenario.household.address
+    free = scenario.system.battery.functions.freeTslOf(account).call()
+    page.fill("#tsl-amount", "5")
+    page.click("#deposit")
+    page.wait_for_function("() => document.getElementById('toast').textContent.startsWith('Done')", timeout=20_000)
+    assert scenario.system.battery.functions.freeTslOf(account).call() >= free + 4 * 10**18
+
+
+def test_too_little_balance_is_shown(page):
+    page.click("label:has(input[value=sell]) span")
+    page.fill("#order-price", "0.5")
+    page.fill("#order-amount", "100000")
+    page.click("#place-order")
+    toast = page.locator("#toast[data-kind=error]")
+    toast.wait_for()
+    assert "not enough WATT" in toast.text_content()
+    page.fill("#tsl-amount", "99999999")
+    page.click("#withdraw")
+    page.wait_for_function("() => document.getElementById('toast').textContent.includes('free to withdraw')")
+
+
+def test_a_rejected_transaction_is_shown(page, scenario):
+    page.evaluate("() => { window.__testWallet.rejectNext = true; }")
+    page.click("label:has(input[value=buy]) span")
+    page.fill("#order-price", "0.2")
+    page.fill("#order-amount", "0.1")
+    page.click("#place-order")
+    page.wait_for_function("() => document.getElementById('toast').textContent.includes('rejected')")
+    assert page.get_attribute("#toast", "data-kind") == "error"
+
+
+def test_screenshot(page, scenario, tmp_path):
+    """The household's screen with the book and the day's chart renders as a full page.
+    ENERGO_UPDATE_DOCS=1 writes it to docs/screenshot-app.png for the README."""
+    page.evaluate("() => document.getElementById('toast').classList.add('hidden')")
+    assert page.is_hidden("#toast")
+    target = SCREENSHOT if os.environ.get("ENERGO_UPDATE_DOCS") == "1" else tmp_path / "screenshot-app.png"
+    page.screenshot(path=str(target), full_page=True)
+    assert target.stat().st_size > 20_000
