@@ -184,11 +184,12 @@ def sign_transaction(
         tx.inputs[index].script_sig = _script_sig(signer, utxo.script_pubkey, signature)
 
     fee = None
-    if all(utxo.value_sat is not None for utxo in inputs):
+    values = [utxo.value_sat for utxo in inputs if utxo.value_sat is not None]
+    if len(values) == len(inputs):  # every input's value is known
         stipend = sum(output.gas_stipend for output in specs)
         needed = sum(txout.value for txout in txouts) + (fee_policy or FeePolicy()).required_fee(tx.size, stipend)
-        check_funds(sum(utxo.value_sat for utxo in inputs), needed)
-        fee = sum(utxo.value_sat for utxo in inputs) - sum(txout.value for txout in txouts)
+        check_funds(sum(values), needed)
+        fee = sum(values) - sum(txout.value for txout in txouts)
     return SignedTransaction(tx, list(inputs), fee)
 
 
@@ -207,12 +208,18 @@ def _estimated_size(signer: QtumSigner, inputs: Sequence[Utxo], txouts: Sequence
     return Transaction(version, placeholder_inputs, list(txouts), 0).size
 
 
+def _amount(utxo: Utxo) -> int:
+    """The value of a coin that coin selection picked: ``spendable_by`` keeps only those with one."""
+    assert utxo.value_sat is not None
+    return utxo.value_sat
+
+
 def spendable_by(signer: QtumSigner, utxos: Iterable[Utxo]) -> list[Utxo]:
     """Mature P2PKH and P2PK coins of this key, largest first (fewest inputs, and the
     first input, which Qtum reads msg.sender from, is always the signer's)."""
     own_scripts = {p2pkh_script(signer.hash160), p2pk_script(signer.public_key)}
     own = [u for u in utxos if u.mature and u.value_sat and u.script_pubkey in own_scripts]
-    return sorted(own, key=lambda u: (-u.value_sat, u.txid, u.vout))
+    return sorted(own, key=lambda u: (-_amount(u), u.txid, u.vout))
 
 
 def build_funded_tx(
@@ -237,7 +244,7 @@ def build_funded_tx(
     chosen: list[Utxo] = []
     for utxo in candidates:
         chosen.append(utxo)
-        total_in = sum(u.value_sat for u in chosen)
+        total_in = sum(_amount(u) for u in chosen)
         with_change = txouts + [TxOut(0, change_script)]
         fee = fee_policy.required_fee(_estimated_size(signer, chosen, with_change, version), stipend)
         change = total_in - paid_out - fee
@@ -249,7 +256,7 @@ def build_funded_tx(
         if total_in >= paid_out + fee_without_change:
             # Change below the dust limit would not relay: it goes to the fee instead.
             return sign_transaction(signer, chosen, list(outputs), version=version, fee_policy=fee_policy)
-    available = sum(u.value_sat for u in candidates)
+    available = sum(_amount(u) for u in candidates)
     needed = paid_out + fee_policy.required_fee(_estimated_size(signer, candidates or [], txouts, version), stipend)
     check_funds(available, needed)
     raise InsufficientFundsError("not enough funds")  # unreachable: check_funds raised

@@ -73,10 +73,10 @@ network_option = click.option("--network", type=click.Choice(sorted(NETWORKS)), 
 @_reports_errors
 def address(privkey: str | None, keystore: str | None, passphrase_file: str | None, network: str) -> None:
     """Print the Qtum sender address (base58 and hash160 hex) of a key."""
-    if (privkey is None) == (keystore is None):
-        raise InvalidKeyError("give exactly one of --privkey or --keystore")
-    if keystore:
+    if keystore is not None and privkey is None:  # click has checked that the keystore file exists
         privkey = _decrypt_keystore(keystore, passphrase_file)
+    elif privkey is None or keystore is not None:
+        raise InvalidKeyError("give exactly one of --privkey or --keystore")
     _emit(sender_address(privkey, network).as_dict())
 
 
@@ -132,7 +132,7 @@ def balance(address_text: str, janus_url: str) -> None:
     address_hex = _address_to_hex(address_text)
     janus = JanusClient(janus_url)
     balance_sat = janus.get_balance_wei(address_hex) // WEI_PER_SATOSHI
-    spendable_sat = sum(utxo.value_sat for utxo in janus.get_utxos(address_hex))
+    spendable_sat = sum(utxo.value_sat or 0 for utxo in janus.get_utxos(address_hex))  # Janus lists every amount
     _emit(
         {
             "hex": address_hex,

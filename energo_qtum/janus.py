@@ -54,9 +54,9 @@ class JsonRpcTransport:
         if not isinstance(payload, dict):
             raise JanusRpcError(f"{method}: malformed JSON-RPC response", method=method)
         if payload.get("error"):
-            error = payload["error"]
-            message = error.get("message", str(error)) if isinstance(error, dict) else str(error)
-            code = error.get("code") if isinstance(error, dict) else None
+            rpc_error = payload["error"]
+            message = rpc_error.get("message", str(rpc_error)) if isinstance(rpc_error, dict) else str(rpc_error)
+            code = rpc_error.get("code") if isinstance(rpc_error, dict) else None
             raise JanusRpcError(f"{method} failed: {message}", code=code, method=method)
         return payload.get("result")
 

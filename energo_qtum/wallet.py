@@ -83,7 +83,31 @@ class QtumWallet:
             self._pending_spent.clear()
             self._pending_change.clear()
 
-    def _remember(self, signed: SignedTransaction) -> None:
+    def reserve(self, signed: SignedTransaction) -> None:
+        """Remember ``signed`` as ours and unconfirmed, without broadcasting it.
+
+        Its inputs are no longer offered by ``spendable_utxos`` and the change it pays
+        back to us is, so the next transaction spends neither twice. For transactions
+        broadcast by someone else, e.g. ones recorded before a restart.
+        """
+        with self._lock:
+            self._reserve_locked(signed)
+
+    def release(self, signed: SignedTransaction) -> None:
+        """Forget ``signed``, a transaction of ours that will never be mined.
+
+        Its inputs become spendable again (those still reserved by it, not by a later
+        transaction) and the change it would have paid back is no longer offered.
+        """
+        with self._lock:
+            for utxo in signed.spent:
+                if self._pending_spent.get(utxo.outpoint) == signed.txid:
+                    del self._pending_spent[utxo.outpoint]
+            for vout in range(len(signed.tx.outputs)):
+                self._pending_change.pop(OutPoint(signed.txid, vout), None)
+
+    def _reserve_locked(self, signed: SignedTransaction) -> None:
+        """``reserve`` for callers that already hold ``self._lock``."""
         for utxo in signed.spent:
             self._pending_spent[utxo.outpoint] = signed.txid
         for vout, txout in enumerate(signed.tx.outputs):
@@ -110,8 +134,29 @@ class QtumWallet:
         txid = self.janus.send_raw_transaction(signed.raw_hex)
         if txid.lower() != signed.txid:
             raise JanusRpcError(f"Janus returned txid {txid}, expected {signed.txid}")
-        self._remember(signed)
+        self._reserve_locked(signed)
         return signed.txid
+
+    def sign_call(self, contract_hex: str, data: bytes | str, gas_limit: int) -> SignedTransaction:
+        """Fund and sign a call without broadcasting it; returns the signed transaction.
+
+        Its coins are reserved (as by ``reserve``) in the same step as they are chosen,
+        so no other send picks them. The caller broadcasts ``raw_hex`` itself, and calls
+        ``release`` if the transaction will never be mined.
+        """
+        with self._lock:
+            signed = build_call_tx(
+                self.signer,
+                self.spendable_utxos(),
+                contract_hex,
+                data,
+                gas_limit=gas_limit,
+                gas_price=self.gas_price,
+                fee_policy=self.fee_policy,
+                vm_version_encoding=self.vm_version_encoding,
+            )
+            self._reserve_locked(signed)
+            return signed
 
     def send_call(
         self,
@@ -152,7 +197,9 @@ class QtumWallet:
                 vm_version_encoding=self.vm_version_encoding,
             )
             self._broadcast(signed)
-            return signed.txid, signed.contract_address
+            address = signed.contract_address
+            assert address is not None  # build_create_tx always writes an OP_CREATE output
+            return signed.txid, address
 
     def wait_receipt(
         self,

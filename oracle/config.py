@@ -12,6 +12,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from eth_utils import is_address, to_checksum_address
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
 from energo.constants import QTUM_MIN_GAS_PRICE_WEI
@@ -262,7 +263,7 @@ class GatewaySettings(BaseSettings):
         return tuple(sources)
 
 
-def _describe(error: dict[str, Any]) -> str:
+def _describe(error: ErrorDetails) -> str:
     field = ".".join(str(part) for part in error["loc"]) or "(top level)"
     message = error["msg"]
     if error["type"] == "extra_forbidden":
@@ -274,19 +275,18 @@ def _describe(error: dict[str, Any]) -> str:
 
 def load_settings(path: Path | str | None = None, **overrides: Any) -> GatewaySettings:
     """Reads and validates the configuration; raises ConfigError naming each bad field."""
-    if path is not None:
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
+    toml_file = None if path is None else Path(path)
+    if toml_file is not None and not toml_file.is_file():
+        raise ConfigError(f"config file {toml_file} does not exist")
 
     class _FromFile(GatewaySettings):
-        _toml_file: ClassVar[Path | None] = path
+        _toml_file: ClassVar[Path | None] = toml_file
 
     try:
         settings = _FromFile(**overrides)
     except ValidationError as exc:
         lines = "\n  ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"invalid configuration{f' in {path}' if path else ''}:\n  {lines}") from None
+        raise ConfigError(f"invalid configuration{f' in {toml_file}' if toml_file else ''}:\n  {lines}") from None
     except ValueError as exc:  # TOML syntax errors
-        raise ConfigError(f"cannot read configuration {path}: {exc}") from None
+        raise ConfigError(f"cannot read configuration {toml_file}: {exc}") from None
     return settings

@@ -137,9 +137,11 @@ class Daemon:
         try:
             # Simulated registers must continue across restarts, so they count from a
             # time the outbox remembers.
-            if outbox.get_meta(SIMULATION_ORIGIN_KEY) is None:
-                outbox.set_meta(SIMULATION_ORIGIN_KEY, str(int(self.clock.now())))
-            origin = float(outbox.get_meta(SIMULATION_ORIGIN_KEY))
+            origin_text = outbox.get_meta(SIMULATION_ORIGIN_KEY)
+            if origin_text is None:
+                origin_text = str(int(self.clock.now()))
+                outbox.set_meta(SIMULATION_ORIGIN_KEY, origin_text)
+            origin = float(origin_text)
             for meter_settings, key in zip(settings.meters, meter_keys, strict=True):
                 meter = self._meter_overrides.get(meter_settings.id) or build_meter(
                     meter_settings, self.clock, log=self.log.bind(meter_id=meter_settings.id), origin=origin)
@@ -165,11 +167,11 @@ class Daemon:
             self.log.info("daemon.started", meters=[p.meter_id for p in self.pollers], sender=transport.sender,
                           ledger=ledger.address, chain_id=chain.chain_id, verified=verified,
                           metrics_port=self.metrics_port, outbox=str(settings.outbox.path))
-            verified = self._submit_loop(submitter, keepers, ledger, backoff, verified)
+            verified = self._submit_loop(outbox, submitter, keepers, ledger, backoff, verified)
             for thread in threads:
                 thread.join(timeout=30)
             if verified:  # never send to a chain or contract we have not checked
-                self._drain(submitter)
+                self._drain(outbox, submitter)
             self.log.info("daemon.stopped", backlog=outbox.backlog())
             return 0
         finally:
@@ -250,17 +252,17 @@ class Daemon:
                 self.metrics.keeper_runs.labels(task.name.split(":")[0], "failed").inc()
                 self.log.warning("keeper.failed", task=task.name, error=exc.user_message)
 
-    def _prune(self) -> None:
+    def _prune(self, outbox: Outbox) -> None:
         """Forgets old resolved readings now and then, so months of running stay small."""
         now = time.time()
         if now < self._next_prune:
             return
         self._next_prune = now + PRUNE_EVERY_S
-        removed = self.outbox.prune_confirmed(now - self.settings.outbox.keep_confirmed_days * 86_400)
+        removed = outbox.prune_confirmed(now - self.settings.outbox.keep_confirmed_days * 86_400)
         if removed:
             self.log.info("outbox.pruned", readings_removed=removed)
 
-    def _submit_loop(self, submitter: Submitter, keepers, ledger: LedgerClient, backoff: Backoff,
+    def _submit_loop(self, outbox: Outbox, submitter: Submitter, keepers, ledger: LedgerClient, backoff: Backoff,
                      verified: bool) -> bool:
         """Runs until stopped; returns whether the deployment was verified."""
         poll = self.settings.chain.poll_interval_s
@@ -269,11 +271,11 @@ class Daemon:
                 if not verified:
                     self._check_deployment(ledger)
                     verified = True
-                    self.outbox.set_meta(VERIFIED_KEY, f"{ledger.domain.chain_id}:{ledger.address}")
+                    outbox.set_meta(VERIFIED_KEY, f"{ledger.domain.chain_id}:{ledger.address}")
                     self.log.info("chain.verified")
                 submitter.tick()
                 self._run_keepers(keepers)
-                self._prune()
+                self._prune(outbox)
             except (ConfigError, GaveUp):
                 raise
             except TransportError as exc:
@@ -288,18 +290,18 @@ class Daemon:
             self._stop.wait(poll)
         return verified
 
-    def _drain(self, submitter: Submitter) -> None:
+    def _drain(self, outbox: Outbox, submitter: Submitter) -> None:
         """On stop: send what is pending now and wait (bounded) until nothing is unmined."""
         deadline = time.monotonic() + self.settings.batch.drain_timeout_s
         while time.monotonic() < deadline:
             try:
                 submitter.tick(draining=True)
-                if submitter.in_flight() == 0 and self.outbox.pending_count() == 0:
+                if submitter.in_flight() == 0 and outbox.pending_count() == 0:
                     return
             except TransportError as exc:
                 self.log.warning("drain.failure", error=exc.user_message)
             time.sleep(min(self.settings.chain.poll_interval_s, max(0.0, deadline - time.monotonic())))
-        self.log.warning("drain.timeout", backlog=self.outbox.backlog(),
+        self.log.warning("drain.timeout", backlog=outbox.backlog(),
                          detail="the rest stays in the outbox for the next start")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from wsgiref.simple_server import WSGIServer
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
 
@@ -33,7 +34,7 @@ class Metrics:
         self.chain_head = Gauge("energo_oracle_chain_head", "Newest block number seen", registry=r)
         self.consecutive_failures = Gauge("energo_oracle_consecutive_failures",
                                           "Submission failures in a row (the daemon exits at the limit)", registry=r)
-        self._server = None
+        self._server: WSGIServer | None = None
 
     def watch_backlog(self, backlog: Callable[[], int], last_confirmed: Callable[[], float | None],
                       clock: Callable[[], float] = time.time) -> None:

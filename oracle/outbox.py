@@ -234,6 +234,7 @@ class Outbox:
                 "INSERT INTO batches (tx_id, envelope, status, size, created_at) VALUES (?, ?, 'prepared', ?, ?)",
                 (tx_id, envelope, len(keys), now))
             batch_id = cursor.lastrowid
+            assert batch_id is not None  # an INSERT sets it
             changed = db.executemany(
                 "UPDATE readings SET status = 'batched', batch_id = ? WHERE meter_id = ? AND seq = ?"
                 " AND status = 'pending'", [(batch_id, meter_id, seq) for meter_id, seq in keys]).rowcount

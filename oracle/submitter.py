@@ -84,7 +84,8 @@ class Submitter:
                 self.outbox.mark_mined(batch.id, fresh.block_number, fresh.block_hash)
                 log.debug("batch.mined", block_number=fresh.block_number)
                 block_number, block_hash = fresh.block_number, fresh.block_hash
-            else:
+            else:  # mined: mark_mined stored its block
+                assert batch.block_number is not None and batch.block_hash is not None
                 block_number, block_hash = batch.block_number, batch.block_hash
             if max(head, block_number) - block_number + 1 < self.chain.confirmations:
                 continue

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import ROUND_FLOOR, Decimal
+from typing import TYPE_CHECKING
 
 from dlms_cosem import cosem, enumerations
 from dlms_cosem.dlms_data import DlmsDataParser
 from dlms_cosem.exceptions import CommunicationError, LocalDlmsProtocolError
 
 from oracle.meters.base import MeterReadError, Registers
+
+if TYPE_CHECKING:  # loaded at run time only by the factories that build one
+    from dlms_cosem.clients.dlms_client import DlmsClient
 
 IMPORT_OBIS = cosem.Obis(1, 0, 1, 8, 0, 255)
 EXPORT_OBIS = cosem.Obis(1, 0, 2, 8, 0, 255)
@@ -32,7 +36,7 @@ def _decode_one(data: bytes, what: str):
 
 
 class DlmsMeter:
-    def __init__(self, client_factory: Callable[[], object], describe: str):
+    def __init__(self, client_factory: Callable[[], DlmsClient], describe: str):
         """`client_factory` returns a fresh dlms_cosem DlmsClient for each read."""
         self._client_factory = client_factory
         self._describe = describe

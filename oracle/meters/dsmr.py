@@ -12,7 +12,7 @@ import re
 import socket
 import time
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from dsmr_parser import telegram_specifications
@@ -20,6 +20,9 @@ from dsmr_parser.exceptions import InvalidChecksumError, ParseError
 from dsmr_parser.parsers import TelegramParser
 
 from oracle.meters.base import MeterReadError, Registers
+
+if TYPE_CHECKING:  # loaded at run time only by a SerialLink that is used
+    import serial
 
 SPECIFICATIONS = {
     "v4": telegram_specifications.V4,
@@ -103,7 +106,7 @@ class SerialLink:
 
     def __init__(self, port: str, baudrate: int = 115200):
         self.port, self.baudrate = port, baudrate
-        self._serial = None
+        self._serial: serial.Serial | None = None
 
     def receive(self, timeout: float) -> bytes:
         import serial  # only gateways with a serial P1 cable need pyserial loaded

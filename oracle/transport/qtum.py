@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 
-from energo_qtum import JanusClient, QtumSigner, QtumWallet, build_call_tx
+from energo_qtum import JanusClient, QtumSigner, QtumWallet
 from energo_qtum.builder import SignedTransaction, Utxo
 from energo_qtum.errors import JanusRpcError, QtumError
-from energo_qtum.tx import OutPoint, parse_transaction
+from energo_qtum.tx import parse_transaction
 from oracle.transport.base import Broadcast, CallReverted, PreparedTx, Transport, TransportUnavailable, TxOutcome
 from oracle.transport.evm import parse_receipt
 
@@ -86,10 +86,7 @@ class QtumTransport(Transport):
                 raise CallReverted(f"transaction to {to} would revert: {exc.user_message}") from None
             raise _unavailable(exc) from None
         try:
-            with self.wallet._lock:
-                signed = build_call_tx(self.signer, self.wallet.spendable_utxos(), contract, data, gas_limit=gas,
-                                       gas_price=self.wallet.gas_price, fee_policy=self.wallet.fee_policy)
-                self.wallet._remember(signed)  # reserve its coins before anyone else picks them
+            signed = self.wallet.sign_call(contract, data, gas)  # reserves its coins before anyone else picks them
         except QtumError as exc:  # no coins, Janus away: both fixable by waiting or funding
             raise _unavailable(exc) from None
         envelope = {
@@ -120,18 +117,11 @@ class QtumTransport(Transport):
         return SignedTransaction(parse_transaction(bytes.fromhex(fields["raw"])), spent)
 
     def restore(self, envelopes: list[bytes]) -> None:
-        with self.wallet._lock:
-            for envelope in envelopes:
-                self.wallet._remember(self._signed(envelope))
+        for envelope in envelopes:
+            self.wallet.reserve(self._signed(envelope))
 
     def release(self, envelope: bytes) -> None:
-        signed = self._signed(envelope)
-        with self.wallet._lock:
-            for utxo in signed.spent:
-                if self.wallet._pending_spent.get(utxo.outpoint) == signed.txid:
-                    del self.wallet._pending_spent[utxo.outpoint]
-            for vout in range(len(signed.tx.outputs)):
-                self.wallet._pending_change.pop(OutPoint(signed.txid, vout), None)
+        self.wallet.release(self._signed(envelope))
 
     def close(self) -> None:
         return None
