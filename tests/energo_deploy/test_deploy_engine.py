@@ -124,3 +124,18 @@ def test_bad_config_names_the_field(tmp_path):
     bad.write_text('[batery]\n')
     with pytest.raises(DeploymentError, match=r"unknown section\(s\) \['batery'\]"):
         DeployConfig.from_toml(bad)
+
+
+def test_misspelt_key_is_refused_with_its_name(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[battery]\ncapcity_kwh = 900\n')
+    with pytest.raises(DeploymentError, match=r"battery\.capcity_kwh: unknown key; battery takes \[.*'capacity_kwh'"):
+        DeployConfig.from_toml(bad)
+    bad.write_text('[market]\nmode = "auction"\nround_lenght_s = 60\n')
+    with pytest.raises(DeploymentError, match=r"market\.round_lenght_s: unknown key"):
+        DeployConfig.from_toml(bad)
+
+
+def test_local_config_reads_as_the_defaults():
+    # deploy/local.toml spells out every default in human units: reading it gives them back exactly
+    assert DeployConfig.from_toml("deploy/local.toml") == DeployConfig()
