@@ -21,10 +21,10 @@ result equal to eth_account.messages.encode_typed_data.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import coincurve
 from eth_hash.auto import keccak
@@ -318,8 +318,15 @@ def _words(data: bytes) -> list[int]:
     return [int.from_bytes(data[i : i + 32], "big") for i in range(0, len(data), 32)]
 
 
+class LogEntry(Protocol):
+    """A receipt log read by key ("address", "topics", "data"): a web3 log, a JSON-RPC dict or
+    any object with ``__getitem__``."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
 def decode_reading_events(
-    logs: Iterable[Mapping[str, Any]], ledger_address: str | None = None
+    logs: Iterable[LogEntry], ledger_address: str | None = None
 ) -> Iterator[ReadingOutcome]:
     """ReadingAccepted / ReadingRejected outcomes from receipt logs, in log order.
 

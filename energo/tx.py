@@ -16,6 +16,7 @@ from eth_utils import function_signature_to_4byte_selector
 from web3 import Web3
 from web3.contract import Contract
 from web3.exceptions import ContractCustomError, ContractLogicError
+from web3.types import TxParams, TxReceipt, Wei
 
 from energo import artifacts
 from energo.constants import QTUM_MIN_GAS_PRICE_WEI
@@ -90,7 +91,7 @@ class Sender:
         params.update(extra or {})
         return params
 
-    def transact(self, call: Any, gas: int | None = None) -> dict:
+    def transact(self, call: Any, gas: int | None = None) -> TxReceipt:
         """Sends a contract function call; raises TxFailed with the decoded custom error."""
         try:
             params = self._params({"gas": gas} if gas else None)
@@ -98,32 +99,38 @@ class Sender:
                 params["gas"] = int(call.estimate_gas(self._params()) * self.gas_margin) + self.gas_headroom
             tx = call.build_transaction(params)
         except ContractCustomError as exc:
-            raise decode_revert(exc.data) from None
+            # web3 raises this one with the hex revert data only; .data's type is its base class'.
+            raise decode_revert(exc.data) from None  # type: ignore[arg-type]
         except ContractLogicError as exc:
-            raise decode_revert(exc.data) from None
+            # Hex data or None from anvil and Janus. web3 also allows a dict, from nodes that wrap
+            # the data in an object; decode_revert does not read one (as before).
+            raise decode_revert(exc.data) from None  # type: ignore[arg-type]
         return self._send(tx)
 
     def deploy(self, name: str, *args: Any) -> Contract:
         art = artifacts.load(name)
         factory = self.w3.eth.contract(abi=art["abi"], bytecode=art["bytecode"])
         receipt = self.transact(factory.constructor(*args))
-        return self.w3.eth.contract(address=receipt["contractAddress"], abi=art["abi"])
+        address = receipt["contractAddress"]
+        assert address is not None  # a mined create names its contract
+        return self.w3.eth.contract(address=address, abi=art["abi"])
 
-    def _send(self, tx: dict) -> dict:
+    def _send(self, tx: TxParams) -> TxReceipt:
         tx.pop("maxFeePerGas", None)
         tx.pop("maxPriorityFeePerGas", None)
-        tx["gasPrice"] = self.gas_price
+        tx["gasPrice"] = Wei(self.gas_price)
         tx["type"] = 0
         if isinstance(self.account, str):
             tx_hash = self.w3.eth.send_transaction(tx)
         else:
-            tx.setdefault("nonce", self.w3.eth.get_transaction_count(self.address, "pending"))
+            tx.setdefault("nonce", self.w3.eth.get_transaction_count(self.account.address, "pending"))
             tx.setdefault("chainId", self.w3.eth.chain_id)
             tx.pop("from", None)
             # eth-account infers a legacy transaction from gasPrice and rejects an explicit
             # type 0; what it signs is still a type-0 (pre-EIP-2718) transaction.
             tx.pop("type", None)
-            signed = self.account.sign_transaction(tx)
+            # eth-account types the dict it signs as dict[str, ...], web3 as its TxParams TypedDict.
+            signed = self.account.sign_transaction(tx)  # type: ignore[arg-type]
             tx_hash = self.w3.eth.send_raw_transaction(signed.raw_transaction)
         receipt = self.w3.eth.wait_for_transaction_receipt(tx_hash, timeout=120, poll_latency=0.05)
         if receipt["status"] != 1:
