@@ -1,5 +1,6 @@
 # Energo's entry points. `make demo` runs the main job; `make test` passes the tests.
-# Both set up what is missing first (Python venv from requirements.lock, npm ci).
+# Both set up what is missing first (Python venv from requirements-dev.lock, npm ci).
+# requirements.lock is the runtime closure alone (a gateway or an API host installs only it).
 
 PYTHON ?= python3
 VENV := .venv
@@ -16,11 +17,16 @@ setup: $(VENV)/.installed node_modules/.installed .cache/solcx/solc-v0.8.28
 	mkdir -p .cache/solcx
 	ln -sf ../../tools/solc.js $@
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+# The development venv: runtime + demo + dev pins, then energo and (once it exists) the
+# development-only test kit, both editable.
+TESTKIT := $(wildcard testkit/pyproject.toml)
+
+$(VENV)/.installed: requirements.lock requirements-dev.lock pyproject.toml $(TESTKIT)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check pip==24.3.1
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
-	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e . $(if $(TESTKIT),-e ./testkit)
+	$(PY) -m pip check --quiet --disable-pip-version-check
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -34,15 +40,20 @@ system-deps:
 compile: setup
 	$(PY) -m energo.build
 
+# Each step runs once its configuration exists: import-linter's floors ([tool.importlinter]),
+# mypy ([tool.mypy]), the Solidity format (foundry.toml).
 lint: setup
 	$(PY) -m ruff check .
+	if grep -q '^\[tool\.importlinter\]' pyproject.toml; then $(VENV)/bin/lint-imports; fi
+	if grep -q '^\[tool\.mypy\]' pyproject.toml; then $(PY) -m mypy; fi
+	if [ -f foundry.toml ]; then node_modules/.bin/forge fmt --check; fi
 	$(PY) -m energo.build --check
 
 test: setup system-deps lint
 	$(PY) -m pytest -q $(PYTEST_ARGS)
 
 demo: setup
-	$(PY) -m energo.community $(if $(SERVE),--serve) $(DEMO_ARGS)
+	$(PY) -m energo_community $(if $(SERVE),--serve) $(DEMO_ARGS)
 
 bench: setup system-deps
 	$(PY) -m benchmarks.run $(BENCH_ARGS)
