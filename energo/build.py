@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from energo.constants import EVM_VERSION, OPTIMIZER_RUNS, SOLC_VERSION
+from energo.errors import EnergoError
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
@@ -28,7 +29,7 @@ SOURCE_DIRS = ("contracts", "interfaces")
 REMAPPINGS = ["@openzeppelin/contracts/=node_modules/@openzeppelin/contracts/"]
 
 
-class BuildError(RuntimeError):
+class BuildError(EnergoError, RuntimeError):
     """The compiler failed or is missing; the message says what to do."""
 
 
