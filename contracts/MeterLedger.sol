@@ -77,8 +77,7 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
         if (initialExportWh > MAX_REGISTER_WH) revert LedgerRegisterTooLarge(initialExportWh, MAX_REGISTER_WH);
         _meterStatic[meterId] = MeterSlots.packStatic(signer, account, ratedPowerW, uint8(kind), true);
         // The registration time is the first "last timestamp": energy is measured from here.
-        _meterState[meterId] =
-            MeterSlots.packState(account, initialImportWh, initialExportWh, block.timestamp, 0);
+        _meterState[meterId] = MeterSlots.packState(account, initialImportWh, initialExportWh, block.timestamp, 0);
         _meterIds.push(meterId);
         emit MeterRegistered(meterId, account, signer, kind, ratedPowerW);
     }
@@ -249,15 +248,17 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
         }
 
         // Keep the account's low bits (above bit 144); replace registers, clock and seq.
-        _meterState[meterId] = (stateWord & ~((uint256(1) << 144) - 1)) | reading.importWh
-            | (reading.exportWh << 40) | (reading.timestamp << 80) | (reading.seq << 112);
+        _meterState[meterId] = (stateWord & ~((uint256(1) << 144) - 1)) | reading.importWh | (reading.exportWh << 40)
+            | (reading.timestamp << 80) | (reading.seq << 112);
         emit ReadingAccepted(
             meterId, uint32(reading.seq), uint64(reading.timestamp), uint64(reading.importWh), uint64(reading.exportWh)
         );
         if ((staticWord >> 192) & 0xff == uint256(MeterKind.Household)) {
             if (importedWh | exportedWh != 0) {
                 // The account: its high 48 bits in the static word, its low 112 in the state word.
-                _recordFlows(address(uint160(((staticWord >> 208) << 112) | (stateWord >> 144))), exportedWh, importedWh);
+                _recordFlows(
+                    address(uint160(((staticWord >> 208) << 112) | (stateWord >> 144))), exportedWh, importedWh
+                );
             }
         } else {
             BATTERY.reportStateOfCharge(reading.stateOfChargeWh);

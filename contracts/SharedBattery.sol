@@ -88,7 +88,9 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
         uint256 utilityPrice_,
         uint256 reserveToleranceWh_
     ) {
-        if (admin == address(0) || tsl_ == address(0) || operator_ == address(0)) revert BatteryZeroAddress();
+        if (admin == address(0) || tsl_ == address(0) || operator_ == address(0)) {
+            revert BatteryZeroAddress();
+        }
         if (capacityWh_ > MAX_CAPACITY_WH) revert BatteryAmountTooLarge(capacityWh_, MAX_CAPACITY_WH);
         if (chargeEfficiencyBps_ == 0 || chargeEfficiencyBps_ > _BPS) {
             revert BatteryInvalidEfficiency(chargeEfficiencyBps_);
@@ -179,10 +181,7 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
     /// @inheritdoc ISharedBattery
     /// @dev A failed permit is ignored when the allowance is already there (someone may
     /// have front-run the permit with the same signature); transferFrom then decides.
-    function depositWithPermit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s)
-        external
-        whenNotPaused
-    {
+    function depositWithPermit(uint256 amount, uint256 deadline, uint8 v, bytes32 r, bytes32 s) external whenNotPaused {
         try IERC20Permit(address(TSL)).permit(msg.sender, address(this), amount, deadline, v, r, s) {} catch {}
         _deposit(amount);
     }
@@ -809,10 +808,7 @@ contract SharedBattery is ISharedBattery, IERC20Errors, AccessControl {
     /// @dev Rent in kind: WATT worth `shortfall` TSL at the utility price (all the account
     /// has, at most) goes to the operator and the account's lock shrinks to what is left.
     /// Returns the account's WATT after paying.
-    function _payInKind(address account, address operator_, uint256 watt, uint256 shortfall)
-        private
-        returns (uint256)
-    {
+    function _payInKind(address account, address operator_, uint256 watt, uint256 shortfall) private returns (uint256) {
         uint256 wattPaid = RentIndex.wattInKind(shortfall, _reserve >> 80);
         if (wattPaid > watt) wattPaid = watt; // all it has: nothing is left owing
         // Cannot underflow: wattPaid <= watt.

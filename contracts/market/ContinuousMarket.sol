@@ -210,7 +210,9 @@ contract ContinuousMarket is MarketBase, IMarketContinuous {
                     delete _book.orders[id];
                     level.totalWh -= o.amountWh;
                     level.orders -= 1;
-                    emit OrderRemoved(id, o.owner, _expired(o) ? RemovalReason.Expired : RemovalReason.SelfTrade, o.amountWh);
+                    emit OrderRemoved(
+                        id, o.owner, _expired(o) ? RemovalReason.Expired : RemovalReason.SelfTrade, o.amountWh
+                    );
                     _release(o.owner, makerSide, o.amountWh, price);
                     continue;
                 }

@@ -210,9 +210,7 @@ abstract contract MarketBase is IMarket {
         uint256 tslAmount = _cost(amountWh, price);
         uint256 fee = FEE_BPS == 0 ? 0 : tslAmount * FEE_BPS / 10_000;
         uint256 moved = BATTERY.settleFill(
-            ISharedBattery.Fill(
-                seller, buyer, amountWh * WH, tslAmount, fee, FEE_RECIPIENT, sellerLocked, buyerLocked
-            )
+            ISharedBattery.Fill(seller, buyer, amountWh * WH, tslAmount, fee, FEE_RECIPIENT, sellerLocked, buyerLocked)
         );
         movedWh = moved / WH;
         if (movedWh == amountWh) {

@@ -142,11 +142,7 @@ library PriceBook {
     }
 
     /// @dev The next occupied tick after `tick` moving away from the spread, 0 if none.
-    function worse(Book storage book, uint256 bookId, IMarket.Side side, uint256 tick)
-        internal
-        view
-        returns (uint256)
-    {
+    function worse(Book storage book, uint256 bookId, IMarket.Side side, uint256 tick) internal view returns (uint256) {
         if (side == IMarket.Side.Buy) {
             return tick <= 1 ? 0 : book.bitmap.highestAtOrBelow(sideBase(bookId, side), tick - 1);
         }
