@@ -36,7 +36,7 @@ def abi(name: str) -> list:
 
 
 @cache
-def interface(name: str) -> Contract:
+def interface(name: str) -> type[Contract]:
     """Artifact ``name`` as a web3.py contract object with no address and no node."""
     return Web3().eth.contract(abi=abi(name))
 
