@@ -5,7 +5,9 @@ Makers and auction participants are distinct accounts, each with WATT and prepai
 rent, so the battery's per-account slots are cold as they would be in a real community
 (the same account filling many orders would be cheaper and flatter the numbers).
 
-main() -> dict; writes benchmarks/results/market.json.
+main() -> dict; writes benchmarks/results/market.json. The continuous market's figures come
+from order_metrics, depth_metrics and taker_metrics in turn: tests/benchmarks runs the first
+and the last on a chain of CONTINUOUS_USERS funded users (none depends on depth_metrics).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ AUCTION_ORDERS = 1_000
 ACCOUNTS = AUCTION_ORDERS + 20
 CLEAR_CHUNK = 250
 MIN_ORDER_WH = 100
+CONTINUOUS_USERS = 131  # order_metrics and taker_metrics use users[0:131]
 
 
 def raw(sender: str, call) -> dict:
@@ -64,7 +67,7 @@ class Bench:
         from pathlib import Path
 
         spec = importlib.util.spec_from_file_location(
-            "market_helpers", Path(__file__).resolve().parent.parent / "tests" / "market" / "helpers.py")
+            "market_helpers", Path(__file__).resolve().parent.parent / "tests" / "contracts" / "market" / "helpers.py")
         helpers = importlib.util.module_from_spec(spec)
         sys.modules[spec.name] = helpers
         spec.loader.exec_module(helpers)
@@ -100,17 +103,36 @@ class Bench:
         return sum(int(c["gasUsed"], 16) for c in trace["result"].get("calls", []) if c["to"].lower() == battery)
 
 
-def continuous_metrics(b: Bench) -> dict[str, float]:
-    market = deploy_market(b.system, MarketSettings(tick_size=TICK, min_size_wh=MIN_ORDER_WH))
+def funded_bench(w3: Web3) -> Bench:
+    """The system deployed and every user funded with WATT and prepaid TSL."""
+    b = Bench(w3)
+    b.fund(b.users, watt_wh=20_000, tsl=100 * TSL)
+    return b
+
+
+def continuous_market(b: Bench):
+    return deploy_market(b.system, MarketSettings(tick_size=TICK, min_size_wh=MIN_ORDER_WH))
+
+
+def _place(b: Bench, market, sender, side, tick, amount=1_000, ioc=False):
+    return b.gas(sender, market.functions.placeOrder(side, tick * TICK, amount, 0, ioc))
+
+
+def _order_ids(market, receipt):
+    return [e["args"]["orderId"] for e in market.events.OrderPlaced().process_receipt(receipt)]
+
+
+def order_metrics(b: Bench, market) -> dict[str, float]:
+    """Placing at a new and an existing level, cancelling (users 0..11)."""
     f = market.functions
     u = b.users
     out: dict[str, float] = {}
 
     def place(sender, side, tick, amount=1_000, ioc=False):
-        return b.gas(sender, f.placeOrder(side, tick * TICK, amount, 0, ioc))
+        return _place(b, market, sender, side, tick, amount, ioc)
 
     def order_ids(receipt):
-        return [e["args"]["orderId"] for e in market.events.OrderPlaced().process_receipt(receipt)]
+        return _order_ids(market, receipt)
 
     # a book of 10 bid levels (ticks 400..409); asks rest far above (3000+)
     for i in range(10):
@@ -130,6 +152,17 @@ def continuous_metrics(b: Bench) -> dict[str, float]:
     out["cancel_battery"] = b.battery_gas()
     rid = order_ids(u[10].transact(f.placeOrder(Side.BUY, 413 * TICK, 1_000, 0, False)))[0]
     out["cancel_last_at_level"] = b.gas(u[10], f.cancelOrder(rid))
+    return out
+
+
+def depth_metrics(b: Bench, market) -> dict[str, float]:
+    """A new level at depth 10 against depth 1,000 (users 12..17; 990 orders)."""
+    f = market.functions
+    u = b.users
+    out: dict[str, float] = {}
+
+    def place(sender, side, tick, amount=1_000, ioc=False):
+        return _place(b, market, sender, side, tick, amount, ioc)
 
     # depth ratio: a new level by the same account at depth 10 and at depth 1000, each in
     # an already occupied bitmap word, each a minute after the account's last order
@@ -142,6 +175,14 @@ def continuous_metrics(b: Bench) -> dict[str, float]:
     out["place_new_level_depth10"] = depth10
     out["place_new_level_depth1000"] = depth1000
     out["depth_ratio_1000_vs_10"] = round(depth1000 / depth10, 4)
+    return out
+
+
+def taker_metrics(b: Bench, market) -> dict[str, float]:
+    """A taker filling 1, 10 and 100 makers, twice (users 19..130)."""
+    f = market.functions
+    u = b.users
+    out: dict[str, float] = {}
 
     # takers: makers are distinct accounts, resting asks of 200 Wh at one price (tick
     # 2500). First pass: every maker's first sale (the battery writes its sold counter for
@@ -164,6 +205,14 @@ def continuous_metrics(b: Bench) -> dict[str, float]:
     out["per_extra_maker_market_only"] = round(
         ((out["take_100_makers"] - out["take_100_makers_battery"]) - (out["take_1_maker"] - out["take_1_maker_battery"])) / 99, 1)
     out["per_extra_maker"] = round((out["take_100_makers"] - out["take_1_maker"]) / 99, 1)
+    return out
+
+
+def continuous_metrics(b: Bench) -> dict[str, float]:
+    market = continuous_market(b)
+    out = order_metrics(b, market)
+    out.update(depth_metrics(b, market))
+    out.update(taker_metrics(b, market))
     return out
 
 
@@ -212,8 +261,7 @@ def auction_metrics(b: Bench) -> dict[str, float]:
 
 def main() -> dict[str, float]:
     with Anvil(accounts=ACCOUNTS + 5) as node:
-        b = Bench(node.web3())
-        b.fund(b.users, watt_wh=20_000, tsl=100 * TSL)
+        b = funded_bench(node.web3())
         metrics = continuous_metrics(b)
         metrics.update(auction_metrics(b))
     write_results("market", metrics)
