@@ -110,7 +110,9 @@ class DsmrSource(_Section):
     url: str | None = None  # tcp://host:port
     serial_port: str | None = None
     baudrate: int = 115200
-    dsmr_version: Literal["v4", "v5", "belgium_fluvius"] = "v5"
+    #: A telegram layout of dsmr_parser, by its name in lower case (oracle.meters.dsmr.SPECIFICATIONS).
+    dsmr_version: Literal["v2_2", "v3", "v4", "v5", "belgium_fluvius", "luxembourg_smarty", "msn", "sweden", "q3d",
+                          "sagemcom_t210_d_r", "austria_energienetze_steiermark", "iskra_ie", "eon_hungary"] = "v5"
     timeout_s: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")

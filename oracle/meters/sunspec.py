@@ -16,6 +16,7 @@ Profiles:
 from __future__ import annotations
 
 import json
+import socket
 from decimal import ROUND_FLOOR, Decimal
 from functools import cache
 from pathlib import Path
@@ -25,6 +26,7 @@ from pymodbus.client import ModbusSerialClient, ModbusTcpClient
 from pymodbus.exceptions import ModbusException
 
 from oracle.meters.base import MeterReadError, Registers
+from oracle.meters.links import Backoff, set_keepalive
 
 SUNS_MARKER = (0x5375, 0x6E53)  # "SunS"
 END_MODEL = 0xFFFF
@@ -71,17 +73,29 @@ def _signed(value: int, bits: int) -> int:
 class SunSpecDevice:
     """Reads named SunSpec points from one Modbus device."""
 
-    def __init__(self, client, unit_id: int = 1, base_address: int = 40000):
+    def __init__(self, client, unit_id: int = 1, base_address: int = 40000, backoff: Backoff | None = None):
         self._client = client
         self._unit_id = unit_id
         self._base = base_address
         self.models: dict[int, tuple[int, int]] | None = None  # model id -> (address, length)
+        #: Spaces reconnections after failures; each request's deadline is the client's timeout.
+        self.backoff = backoff or Backoff()
+
+    def _connect(self) -> None:
+        self.backoff.check(f"Modbus device at {self._describe()}")
+        if not self._client.connect():
+            delay = self.backoff.failed()
+            raise MeterReadError("unreachable", f"Modbus device at {self._describe()} does not answer; "
+                                                f"next attempt in {delay:.1f}s")
+        sock = getattr(self._client, "socket", None)
+        if isinstance(sock, socket.socket):  # Modbus TCP: find a half-open connection
+            set_keepalive(sock)
 
     def _read(self, address: int, count: int) -> list[int]:
         registers: list[int] = []
         try:
-            if not self._client.connected and not self._client.connect():
-                raise MeterReadError("unreachable", f"Modbus device at {self._describe()} does not answer")
+            if not self._client.connected:
+                self._connect()
             while count > 0:
                 chunk = min(count, MAX_REGISTERS_PER_READ)
                 response = self._client.read_holding_registers(address, count=chunk, device_id=self._unit_id)
@@ -90,9 +104,12 @@ class SunSpecDevice:
                 registers.extend(response.registers)
                 address += chunk
                 count -= chunk
-        except ModbusException as exc:
+        except ModbusException as exc:  # no answer within the timeout (half-open), reset, garbage
             self._client.close()
-            raise MeterReadError("no_answer", f"{self._describe()}: {exc}") from None
+            delay = self.backoff.failed()
+            raise MeterReadError("no_answer", f"{self._describe()}: {exc}; reconnecting "
+                                              f"{'now' if not delay else f'in {delay:.1f}s'}") from None
+        self.backoff.succeeded()
         return registers
 
     def _describe(self) -> str:

@@ -3,6 +3,9 @@ their CRC16 computed here independently of dsmr-parser."""
 
 from __future__ import annotations
 
+import socket
+import threading
+
 
 def crc16_arc(data: bytes) -> int:
     """CRC-16/ARC (poly 0x8005 reflected, init 0), the checksum DSMR 4+ puts after "!"."""
@@ -57,3 +60,44 @@ def corrupted(good: bytes) -> bytes:
     index = good.index(b"1-0:1.8.1(") + len(b"1-0:1.8.1(") + 3
     flipped = b"7" if good[index:index + 1] != b"7" else b"3"
     return good[:index] + flipped + good[index + 1:]
+
+
+def with_crc(body: str, line_end: str = "\r\n", lower: bool = False) -> bytes:
+    """`body` (lines up to and including "!") with its CRC and the final line end."""
+    crc = f"{crc16_arc(body.encode('latin-1')):04X}"
+    return (body + (crc.lower() if lower else crc) + line_end).encode("latin-1")
+
+
+class P1Server:
+    """A ser2net-like TCP server: sends what the test queues, to one client at a time."""
+
+    def __init__(self):
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._client: socket.socket | None = None
+        self._accepted = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self._client = client
+            self._accepted.set()
+
+    def send(self, data: bytes) -> None:
+        assert self._accepted.wait(5), "the adapter never connected"
+        self._client.sendall(data)
+
+    def drop_client(self) -> None:
+        self._accepted.clear()
+        self._client.close()
+
+    def close(self):
+        self._listener.close()
+        if self._client:
+            self._client.close()
+
+
