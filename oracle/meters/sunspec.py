@@ -5,18 +5,23 @@ The device's register map is discovered, not configured: "SunS" at the base addr
 types and scale factors come from pysunspec2's model definitions, so no register address
 is hard-coded here. pymodbus does the Modbus transport.
 
-Profiles:
-- pv_inverter: export register = inverter model 101/102/103 point WH (energy produced).
-- meter:       import = TotWhImp, export = TotWhExp of AC meter model 201/202/203/204.
-- battery:     import (charged) / export (discharged) from an AC meter model, and the
-               state of charge from battery model 802 (SoC % x WHRtg) or storage model
-               124 (ChaState % x the configured capacity).
+Profiles (the first model of each list that the device has is used):
+- pv_inverter: export register = inverter model 101/102/103 (integer with scale factor)
+               or 111/112/113 (float, Fronius's default) point WH (energy produced), else
+               DER model 701 TotWhInj (energy injected).
+- meter:       import = TotWhImp, export = TotWhExp of AC meter model 201-204 or float
+               model 211-214, else DER model 701 TotWhAbs / TotWhInj.
+- battery:     import (charged) / export (discharged) as for `meter`, and the state of
+               charge from battery model 802 (SoC % x WHRtg), DER storage capacity model
+               713 (SoC % x WHRtg) or storage model 124 (ChaState % x the configured capacity).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import socket
+import struct
 from decimal import ROUND_FLOOR, Decimal
 from functools import cache
 from pathlib import Path
@@ -31,8 +36,9 @@ from oracle.meters.links import Backoff, set_keepalive
 SUNS_MARKER = (0x5375, 0x6E53)  # "SunS"
 END_MODEL = 0xFFFF
 MAX_REGISTERS_PER_READ = 125  # Modbus limit for function 0x03
-INVERTER_MODELS = (101, 102, 103)
-METER_MODELS = (201, 202, 203, 204)
+INVERTER_MODELS = (101, 102, 103, 111, 112, 113)
+METER_MODELS = (201, 202, 203, 204, 211, 212, 213, 214)
+DER_MODEL = 701  # IEEE 1547 DER AC measurement: TotWhInj (export), TotWhAbs (import)
 _MODEL_DIR = Path(sunspec2.__file__).parent / "models" / "json"
 
 # SunSpec's "not implemented" values per type.
@@ -42,7 +48,10 @@ _NOT_IMPLEMENTED = {
     "int16": -0x8000,
     "sunssf": -0x8000,
     "uint32": 0xFFFFFFFF,
-    # acc32's "not implemented" is 0 too, but a new meter's register is legitimately 0.
+    "uint64": 0xFFFFFFFFFFFFFFFF,
+    "int64": -0x8000000000000000,
+    # acc32/acc64's "not implemented" is 0 too, but a new meter's register is legitimately 0;
+    # float32's is NaN (checked apart: NaN equals nothing).
 }
 _SIZE = {"uint16": 1, "int16": 1, "sunssf": 1, "enum16": 1, "bitfield16": 1, "pad": 1, "count": 1,
          "uint32": 2, "int32": 2, "acc32": 2, "enum32": 2, "bitfield32": 2, "float32": 2,
@@ -147,26 +156,33 @@ class SunSpecDevice:
         for name in names:
             offset, kind, scale_point = layout[name]
             raw = self._raw(block, offset, kind)
-            if raw == _NOT_IMPLEMENTED.get(kind):
+            if raw == _NOT_IMPLEMENTED.get(kind) or (isinstance(raw, float) and not math.isfinite(raw)):
                 raise MeterReadError("not_implemented", f"model {model_id} point {name} is not implemented")
+            if isinstance(raw, float):  # float models carry no scale factor
+                values[name] = Decimal(raw)
+                continue
             scale = 0
             if scale_point is not None:
                 scale_offset, scale_kind, _ = layout[scale_point]
-                scale = self._raw(block, scale_offset, scale_kind)
+                scale = int(self._raw(block, scale_offset, scale_kind))
                 if scale == _NOT_IMPLEMENTED["sunssf"] or not -10 <= scale <= 10:
                     raise MeterReadError("bad_scale_factor", f"model {model_id} {scale_point}={scale}")
             values[name] = Decimal(raw).scaleb(scale)
         return values
 
     @staticmethod
-    def _raw(block: list[int], offset: int, kind: str) -> int:
-        if offset + _SIZE.get(kind, 1) > len(block):
+    def _raw(block: list[int], offset: int, kind: str) -> int | float:
+        size = _SIZE.get(kind, 1)
+        if offset + size > len(block):
             raise MeterReadError("short_model", f"model block of {len(block)} registers lacks offset {offset}")
-        if _SIZE.get(kind, 1) == 1:
-            value = block[offset]
-            return _signed(value, 16) if kind in ("int16", "sunssf") else value
-        value = (block[offset] << 16) | block[offset + 1]
-        return _signed(value, 32) if kind == "int32" else value
+        value = 0
+        for register in block[offset:offset + size]:  # big-endian words, as SunSpec sends them
+            value = (value << 16) | register
+        if kind == "float32":
+            return float(struct.unpack(">f", value.to_bytes(4, "big"))[0])
+        if kind in ("int16", "sunssf", "int32", "int64"):
+            return _signed(value, 16 * size)
+        return value
 
     def close(self) -> None:
         self._client.close()
@@ -192,26 +208,32 @@ class SunSpecMeter:
         raise MeterReadError("model_missing", f"device has none of models {candidates} (has {sorted(models)})")
 
     def _ac_meter(self) -> tuple[int, int]:
-        values = self.device.points(self._first_model(METER_MODELS), ["TotWhImp", "TotWhExp"])
+        model = self._first_model((*METER_MODELS, DER_MODEL))
+        if model == DER_MODEL:
+            values = self.device.points(DER_MODEL, ["TotWhAbs", "TotWhInj"])
+            return _whole_wh(values["TotWhAbs"]), _whole_wh(values["TotWhInj"])
+        values = self.device.points(model, ["TotWhImp", "TotWhExp"])
         return _whole_wh(values["TotWhImp"]), _whole_wh(values["TotWhExp"])
 
     def _state_of_charge(self) -> int:
         models = self.device.models or self.device.scan()
-        if 802 in models:
-            values = self.device.points(802, ["SoC", "WHRtg"])
-            return _whole_wh(values["SoC"] * values["WHRtg"] / 100)
+        for model_id in (802, 713):  # battery base model, DER storage capacity
+            if model_id in models:
+                values = self.device.points(model_id, ["SoC", "WHRtg"])
+                return _whole_wh(values["SoC"] * values["WHRtg"] / 100)
         if 124 in models:
             if self.capacity_wh is None:
                 raise MeterReadError("no_capacity", "model 124 reports SoC in percent: configure capacity_wh")
             percent = self.device.points(124, ["ChaState"])["ChaState"]
             return _whole_wh(percent * self.capacity_wh / 100)
-        raise MeterReadError("model_missing", f"no battery model 802 or 124 (has {sorted(models)})")
+        raise MeterReadError("model_missing", f"no battery model 802, 713 or 124 (has {sorted(models)})")
 
     def read(self) -> Registers:
         try:
             if self.profile == "pv_inverter":
-                produced = self.device.points(self._first_model(INVERTER_MODELS), ["WH"])["WH"]
-                return Registers(0, _whole_wh(produced))
+                model = self._first_model((*INVERTER_MODELS, DER_MODEL))
+                point = "TotWhInj" if model == DER_MODEL else "WH"
+                return Registers(0, _whole_wh(self.device.points(model, [point])[point]))
             imported, exported = self._ac_meter()
             if self.profile == "meter":
                 return Registers(imported, exported)

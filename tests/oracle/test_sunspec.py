@@ -8,10 +8,14 @@ reads, so a wrong offset in either shows up.
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
+from pathlib import Path
 
 import pytest
+import sunspec2
+from sunspec2 import device as sunspec_device
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
 
@@ -205,3 +209,72 @@ def test_wrong_unit_id_gets_no_registers(serve):
     server = serve(image(common_model(), meter_203(1, 2)), unit_id=1)
     with pytest.raises(MeterReadError):
         _meter(server, "meter", unit_id=7).read()
+
+
+# ---------------------------------------------------------------------------- images encoded by pysunspec2
+# Every model the adapter claims, encoded by pysunspec2 from its own model definitions
+# (points not set read "not implemented", as on a real device), and pysunspec2's own
+# example device (tests/test_data/device_1547.json: IEEE 1547 DER models 701-713).
+
+PYSUNSPEC2_DATA = Path(sunspec2.__file__).parent / "tests" / "test_data"
+
+
+def encoded(model_id: int, data: dict | None = None, **values) -> list[int]:
+    model = sunspec_device.Model(model_id=model_id, data=data)
+    for name, value in values.items():
+        model.points[name].set_value(value)
+    raw = model.get_mb()
+    return [int.from_bytes(raw[i:i + 2], "big") for i in range(0, len(raw), 2)]
+
+
+def example_device(name: str) -> list[int]:
+    document = json.loads((PYSUNSPEC2_DATA / name).read_text())
+    return image(*(encoded(m["ID"], data=m) for m in document["models"] if m["ID"] != 0xFFFF))
+
+
+CLAIMED = [
+    *[("pv_inverter", [encoded(mid, WH=123_456, WH_SF=1)], None, Registers(0, 1_234_560)) for mid in (101, 102, 103)],
+    *[("pv_inverter", [encoded(mid, WH=98_765.75)], None, Registers(0, 98_765)) for mid in (111, 112, 113)],
+    ("pv_inverter", [encoded(701, TotWhInj=150, TotWh_SF=3)], None, Registers(0, 150_000)),
+    *[("meter", [encoded(mid, TotWhImp=987_654, TotWhExp=4_321, TotWh_SF=0)], None, Registers(987_654, 4_321))
+      for mid in (201, 202, 203, 204)],
+    *[("meter", [encoded(mid, TotWhImp=5_555.9, TotWhExp=12.5)], None, Registers(5_555, 12))
+      for mid in (211, 212, 213, 214)],
+    ("meter", [encoded(701, TotWhAbs=7, TotWhInj=9, TotWh_SF=2)], None, Registers(700, 900)),
+    ("battery", [encoded(213, TotWhImp=50_000.0, TotWhExp=30_000.0),
+                 encoded(802, SoC=573, SoC_SF=-1, WHRtg=20_000, WHRtg_SF=1)], None, Registers(50_000, 30_000, 114_600)),
+    ("battery", [encoded(701, TotWhAbs=40, TotWhInj=20, TotWh_SF=3),
+                 encoded(713, SoC=50, Pct_SF=0, WHRtg=1_000, WH_SF=1)], None, Registers(40_000, 20_000, 5_000)),
+    ("battery", [encoded(203, TotWhImp=10, TotWhExp=20, TotWh_SF=0),
+                 encoded(124, ChaState=4_250, ChaState_SF=-2)], 100_000, Registers(10, 20, 42_500)),
+]
+
+
+@pytest.mark.parametrize(("profile", "models", "capacity_wh", "expected"), CLAIMED,
+                         ids=[f"{c[0]}-{'+'.join(str(m[0]) for m in c[1])}" for c in CLAIMED])
+def test_every_claimed_model_as_pysunspec2_encodes_it(serve, profile, models, capacity_wh, expected):
+    server = serve(image(encoded(1), *models))
+    meter = _meter(server, profile, capacity_wh)
+    assert meter.read() == expected
+    meter.close()
+
+
+def test_pysunspec2_example_der_device_gives_its_energy(serve):
+    # device_1547.json: 701 TotWhInj 150 with TotWh_SF 3, TotWhAbs 0
+    server = serve(example_device("device_1547.json"))
+    assert _meter(server, "pv_inverter").read() == Registers(0, 150_000)
+    assert _meter(server, "meter").read() == Registers(0, 150_000)
+
+
+def test_pysunspec2_example_device_without_an_energy_model_is_model_missing(serve):
+    server = serve(example_device("inverter_123.json"))  # common model and 129 only
+    with pytest.raises(MeterReadError) as error:
+        _meter(server, "pv_inverter").read()
+    assert error.value.reason == "model_missing"
+
+
+def test_float_point_not_implemented_is_refused(serve):
+    server = serve(image(encoded(1), encoded(113)))  # WH left NaN
+    with pytest.raises(MeterReadError) as error:
+        _meter(server, "pv_inverter").read()
+    assert error.value.reason == "not_implemented"
