@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 import sunspec2
-from sunspec2 import device as sunspec_device
 from pymodbus.server import ModbusTcpServer
 from pymodbus.simulator import DataType, SimData, SimDevice
+from sunspec2 import device as sunspec_device
 
 from oracle.meters.base import MeterReadError, Registers
 from oracle.meters.sunspec import SunSpecDevice, SunSpecMeter, tcp_client
