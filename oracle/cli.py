@@ -174,3 +174,42 @@ def status(config_path: Path, as_json: bool) -> None:
     for meter_id, last in report.get("last_confirmed", {}).items():
         click.echo(f"meter {meter_id:>6}  seq {last['seq']:>8}  import {last['import_wh']:>10} Wh  "
                    f"export {last['export_wh']:>10} Wh  {last['age_s']} s ago")
+
+
+# ---------------------------------------------------------------------------- probe
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(path_type=Path), required=True, help="gateway.toml")
+@click.option("--meter-id", type=int, required=True, help="a meter of the configuration")
+@click.option("--out", "out", type=click.Path(path_type=Path, dir_okay=False),
+              help="also write the figures as JSON, for `ape run ops register-meter --probe-json FILE`")
+@click.option("--json", "as_json", is_flag=True, help="machine-readable output")
+def probe(config_path: Path, meter_id: int, out: Path | None, as_json: bool) -> None:
+    """Read a configured meter now: its registers and the command that registers it.
+
+    Run it before the daemon starts (or stop the daemon): a P1 port or a ser2net link
+    serves one reader at a time."""
+    from oracle.logs import configure_logging
+    from oracle.meters.probe import probe as read_meter
+    from oracle.meters.probe import registration_command
+
+    try:
+        settings = load_settings(config_path)
+        configure_logging(settings.log.format, "warning", stream=sys.stderr)  # rejected telegrams say why
+        result = read_meter(settings, meter_id)
+    except OracleError as exc:
+        _fail(exc)
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2) + "\n")
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    click.echo(f"meter         {result['meter_id']} ({result['kind']}, {result['source']})")
+    click.echo(f"signer        {result['signer'] or 'unknown (keystore unreadable)'}")
+    click.echo(f"import        {result['import_wh']} Wh")
+    click.echo(f"export        {result['export_wh']} Wh")
+    if result["kind"] == "battery":
+        click.echo(f"charge        {result['state_of_charge_wh']} Wh")
+    click.echo("\nRegister it with the registers it reads now (give the operator this command):\n")
+    click.echo(registration_command(result, out))

@@ -2,7 +2,8 @@
 the deployments file does not match the connected chain.
 
     ape run ops register-meter --network qtum:local --account TEST::3 \\
-        --meter-id 7 --signer 0x... --household 0x... --kind household --rated-power-w 10000
+        --meter-id 7 --signer 0x... --household 0x... --kind household --rated-power-w 10000 \\
+        --probe-json probe-7.json      # from `energo-oracle probe --meter-id 7 --out probe-7.json`
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ape.cli import ConnectedProviderCommand, account_option
 
 from energo.facts import METER_KINDS
 from energo_deploy import DeploymentError, default_deployments_path
-from energo_deploy.operations import Operations
+from energo_deploy.operations import MeterProbe, Operations, initial_registers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _ape_backend import choose_backend, with_backend_options  # noqa: E402
@@ -55,13 +56,21 @@ def cli():
 @click.option("--household", required=True, help="the account the meter belongs to")
 @click.option("--kind", type=click.Choice(sorted(METER_KINDS)), default="household", show_default=True)
 @click.option("--rated-power-w", type=click.IntRange(1, 2**32 - 1), required=True)
-@click.option("--import-wh", type=click.IntRange(0), default=0, help="import register at installation")
-@click.option("--export-wh", type=click.IntRange(0), default=0, help="export register at installation")
-def register_meter(account, deployments_path, meter_id, signer, household, kind, rated_power_w, import_wh, export_wh, **backend):
-    """Register a meter (needs REGISTRAR_ROLE)."""
+@click.option("--import-wh", type=click.IntRange(0), default=None,
+              help="import register as the meter reads it now [default: the probe's]")
+@click.option("--export-wh", type=click.IntRange(0), default=None,
+              help="export register as the meter reads it now [default: the probe's]")
+@click.option("--probe-json", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="what `energo-oracle probe --out FILE` read from the meter; registers far below it are refused")
+@click.option("--new-meter", is_flag=True, help="a new meter whose registers read 0 (no probe needed)")
+def register_meter(account, deployments_path, meter_id, signer, household, kind, rated_power_w, import_wh, export_wh,
+                   probe_json, new_meter, **backend):
+    """Register a meter (needs REGISTRAR_ROLE) at the registers it reads now."""
+    probe = _run(MeterProbe.load, probe_json) if probe_json else None
+    import_wh, export_wh = _run(initial_registers, import_wh, export_wh, probe, new_meter)
     ops = _ops(account, deployments_path, backend)
-    _run(ops.register_meter, meter_id, signer, household, kind, rated_power_w, import_wh, export_wh)
-    click.echo(f"registered meter {meter_id} for {household}")
+    _run(ops.register_meter, meter_id, signer, household, kind, rated_power_w, import_wh, export_wh, probe)
+    click.echo(f"registered meter {meter_id} for {household} at {import_wh} Wh imported, {export_wh} Wh exported")
 
 
 @cli.command(cls=ConnectedProviderCommand)

@@ -13,7 +13,13 @@ from energo.facts import MARKET_ROLE, REGISTRAR_ROLE
 from energo.tx import Sender
 from energo_deploy import DeployConfig, DeploymentError, DeploymentMismatch, Web3Backend, deploy
 from energo_deploy.localchain import Anvil
-from energo_deploy.operations import OperationRefused, Operations
+from energo_deploy.operations import (
+    MeterProbe,
+    OperationRefused,
+    Operations,
+    check_against_probe,
+    initial_registers,
+)
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +145,60 @@ def test_misspelt_key_is_refused_with_its_name(tmp_path):
 def test_local_config_reads_as_the_defaults():
     # deploy/local.toml spells out every default in human units: reading it gives them back exactly
     assert DeployConfig.from_toml("deploy/local.toml") == DeployConfig()
+
+
+# ---------------------------------------------------------------- commissioning: registers at registration
+
+SIGNER = "0x" + "12" * 20
+NOW = 1_800_000_000
+
+
+def _probe(import_wh=6_545_766, export_wh=58, read_at=NOW - 60, meter_id=1) -> MeterProbe:
+    return MeterProbe(meter_id, import_wh, export_wh, read_at, Web3.to_checksum_address(SIGNER), 8890)
+
+
+def test_registration_without_registers_is_refused_unless_probed_or_new():
+    with pytest.raises(OperationRefused, match="the meter's registers are needed: read them with `energo-oracle probe"):
+        initial_registers(None, None, None)
+    with pytest.raises(OperationRefused, match="its first reading would credit everything it ever counted"):
+        initial_registers(0, 0, None)
+    assert initial_registers(None, None, None, new_meter=True) == (0, 0)
+    assert initial_registers(12_000, 3, None) == (12_000, 3)
+    assert initial_registers(None, None, _probe()) == (6_545_766, 58)  # the probe's figures by default
+    with pytest.raises(OperationRefused, match="--new-meter registers at 0 Wh"):
+        initial_registers(5, 0, None, new_meter=True)
+
+
+def test_registers_far_below_or_above_the_probe_are_refused():
+    with pytest.raises(OperationRefused, match=r"--import-wh 0 is 6,545,766 Wh below what meter 1 reported"):
+        check_against_probe(1, SIGNER, 10_000, 0, 58, _probe(), now=NOW)
+    with pytest.raises(OperationRefused, match=r"--export-wh 0 is 5,000 Wh below"):
+        check_against_probe(1, SIGNER, 10_000, 6_545_766, 0, _probe(export_wh=5_000), now=NOW)
+    # 60 s at 10 kW is at most 167 Wh more since the probe: far more is refused
+    with pytest.raises(OperationRefused, match="above what meter 1 can read now"):
+        check_against_probe(1, SIGNER, 10_000, 6_600_000, 58, _probe(), now=NOW)
+    with pytest.raises(OperationRefused, match="the probe read meter 2, not meter 1"):
+        check_against_probe(1, SIGNER, 10_000, 6_545_766, 58, _probe(meter_id=2), now=NOW)
+    with pytest.raises(OperationRefused, match="with signer"):
+        check_against_probe(1, "0x" + "34" * 20, 10_000, 6_545_766, 58, _probe(), now=NOW)
+    with pytest.raises(OperationRefused, match="days old: probe the meter again"):
+        check_against_probe(1, SIGNER, 10_000, 6_545_766, 58, _probe(read_at=NOW - 30 * 86400), now=NOW)
+    check_against_probe(1, SIGNER, 10_000, 6_545_766, 58, _probe(), now=NOW)  # the probe's own figures
+    check_against_probe(1, SIGNER, 10_000, 6_545_800, 58, _probe(), now=NOW)  # counted a little since
+
+
+def test_register_meter_refuses_zero_against_a_probe_and_registers_the_probed_registers(deployer, config, tmp_path):
+    path = tmp_path / "8890.json"
+    deploy(deployer, config, path, log=lambda *_: None)
+    ops = Operations.connect(deployer, path)
+    household = deployer.w3.eth.accounts[4]
+    probe = MeterProbe(3, 6_545_766, 58, int(deployer.w3.eth.get_block("latest")["timestamp"]), household, 8890)
+    ledger = ops.address("MeterLedger")
+    nonce = deployer.w3.eth.get_transaction_count(deployer.sender)
+    with pytest.raises(OperationRefused, match="below what meter 3 reported"):
+        ops.register_meter(3, household, household, "household", 10_000, 0, 0, probe=probe)
+    assert deployer.w3.eth.get_transaction_count(deployer.sender) == nonce  # nothing sent
+    ops.register_meter(3, household, household, "household", 10_000, *initial_registers(None, None, probe),
+                       probe=probe)
+    registered = deployer.call("MeterLedger", ledger, "meter", [3])
+    assert registered[3] is True and (registered[7], registered[8]) == (6_545_766, 58)
