@@ -7,12 +7,16 @@ Writes benchmarks/results/oracle.json:
 - e2e_readings_per_s_4_in_flight: the same with four batches in flight
 - rss_mb: peak resident memory (VmHWM) of the daemon process serving 50 simulated meters
   (target <= 100)
+- upstream_telegrams_parsed / upstream_telegrams_total: dsmr_parser's own test telegrams of
+  electricity meters (tests/oracle/data/dsmr_parser_telegrams.json) that the DSMR adapter
+  frames and parses to the registers upstream's tests assert (bar: all)
 
 Run: `python -m benchmarks.run oracle` (or `make bench`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -40,6 +44,25 @@ def bench_signing(count: int = 20_000) -> float:
     for seq in range(count):
         signer.sign(MeterReading(7, seq + 1, 1_800_000_000 + seq, 1000 + seq, seq, 0)).record()
     return count / (time.perf_counter() - started)
+
+
+def bench_upstream_telegrams() -> tuple[int, int]:
+    """(parsed to the right registers, total) over dsmr_parser's electricity telegrams."""
+    from oracle.meters.dsmr import TelegramDecoder, TelegramFramer, TelegramRejected
+
+    document = json.loads((ROOT / "tests" / "oracle" / "data" / "dsmr_parser_telegrams.json").read_text())
+    upstream = [t for t in document["telegrams"] if t["electricity"]]
+    right = 0
+    for entry in upstream:
+        framed = TelegramFramer().feed(entry["telegram"].encode("latin-1").decode("ascii", errors="replace"))
+        try:
+            registers, _ = TelegramDecoder(entry["dsmr_version"]).decode(framed[-1]) if framed else (None, [])
+        except TelegramRejected:
+            continue
+        if registers is not None and (registers.import_wh, registers.export_wh) == (entry["import_wh"],
+                                                                                    entry["export_wh"]):
+            right += 1
+    return right, len(upstream)
 
 
 def _deploy(node: Anvil):
@@ -178,6 +201,8 @@ def main() -> dict[str, float]:
     metrics = {"sign_per_s": round(sign, 1), "e2e_readings_per_s": round(e2e, 1),
                "e2e_readings_per_s_4_in_flight": round(e2e4, 1), "rss_mb": round(rss, 1),
                "rss_run_confirmed_readings": confirmed}
+    parsed, upstream_total = bench_upstream_telegrams()
+    metrics.update(upstream_telegrams_parsed=parsed, upstream_telegrams_total=upstream_total)
     write_results("oracle", metrics)
     print_table("oracle gateway", [
         ("sign_per_s (one core)", sign, ">= 2,000"),
@@ -185,6 +210,7 @@ def main() -> dict[str, float]:
         ("e2e_readings_per_s_4_in_flight", e2e4, "local anvil, 4 batches in flight"),
         ("rss_mb (daemon, 50 meters)", rss, "<= 100"),
         ("readings confirmed during RSS run", confirmed, "> 0"),
+        ("upstream_telegrams_parsed (dsmr_parser's)", parsed, f"all {upstream_total}"),
     ])
     return metrics
 
