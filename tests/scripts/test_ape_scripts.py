@@ -44,12 +44,12 @@ def test_ape_deploy_then_rerun_then_ops(chain, tmp_path):
 
     household = chain.web3().eth.accounts[4]
     refused = ape(chain, "ops", "register-meter", *common, "--account", "TEST::5", "--meter-id", "9",
-                  "--signer", household, "--household", household, "--rated-power-w", "5000")
+                  "--signer", household, "--household", household, "--rated-power-w", "5000", "--new-meter")
     assert refused.returncode != 0
     assert "lacks REGISTRAR_ROLE on MeterLedger" in refused.stderr + refused.stdout
 
     allowed = ape(chain, "ops", "register-meter", *common, "--account", "TEST::0", "--meter-id", "9",
-                  "--signer", household, "--household", household, "--rated-power-w", "5000")
+                  "--signer", household, "--household", household, "--rated-power-w", "5000", "--new-meter")
     assert allowed.returncode == 0, allowed.stderr + allowed.stdout
     assert "registered meter 9" in allowed.stdout
 
@@ -82,7 +82,8 @@ def test_ape_deploy_and_ops_to_qtum_with_a_local_keystore(tmp_path):
         recorded = json.loads(deployments.read_text())["contracts"]
 
         registered = subprocess.run([APE, "run", "ops", "register-meter", *common, "--meter-id", "5",
-                                     "--signer", hash160, "--household", hash160, "--rated-power-w", "5000"],
+                                     "--signer", hash160, "--household", hash160, "--rated-power-w", "5000",
+                                     "--new-meter"],
                                     cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
         assert registered.returncode == 0, registered.stderr + registered.stdout
         from web3 import HTTPProvider, Web3
