@@ -180,19 +180,25 @@ class TelegramDecoder:
 
     @staticmethod
     def _quantity(telegram, quantity: int, warnings: list[dict[str, Any]]) -> int | None:
-        def wh(tariff: int) -> int | None:
+        registers = {}  # tariff -> (whole Wh, the register's resolution in Wh)
+        for tariff in range(10):
             found = getattr(telegram, _ENERGY_NAMES[(quantity, tariff)], None)
-            return None if found is None else to_wh(found.value, found.unit, f"{quantity}.8.{tariff}")
-
-        tariffs = [value for value in (wh(t) for t in TARIFFS) if value is not None]
-        total = wh(0)
+            if found is not None:
+                wh = to_wh(found.value, found.unit, f"{quantity}.8.{tariff}")
+                exponent = Decimal(found.value).as_tuple().exponent
+                step = Decimal(1).scaleb(exponent if isinstance(exponent, int) else 0)
+                registers[tariff] = (wh, step * (1000 if (found.unit or "").lower() == "kwh" else 1))
+        tariffs = [wh for tariff, (wh, _) in registers.items() if tariff != 0]
         if not tariffs:
-            return total
+            return registers[0][0] if 0 in registers else None
         summed = sum(tariffs)
-        # Each register is floored on its own: the sum may lag the total by one Wh per register.
-        if total is not None and not 0 <= total - summed <= len(tariffs):
-            warnings.append({"register": f"{quantity}.8.0", "total_wh": total, "tariff_sum_wh": summed,
-                             "tariffs": len(tariffs)})
+        if 0 in registers:
+            # Each register is rounded on its own: allow one step of each, and a Wh each for flooring.
+            total, total_step = registers[0]
+            slack = len(tariffs) + total_step + sum(step for tariff, (_, step) in registers.items() if tariff)
+            if abs(total - summed) > slack:
+                warnings.append({"register": f"{quantity}.8.0", "total_wh": total, "tariff_sum_wh": summed,
+                                 "tariffs": len(tariffs)})
         return summed
 
     @staticmethod

@@ -107,6 +107,13 @@ def test_all_tariffs_are_summed_and_checked_against_the_total(p1):
     assert log.events == []
 
 
+def test_a_total_rounded_coarser_than_its_tariffs_is_no_mismatch(p1):
+    registers = ["1-0:1.8.0(000040.00*kWh)", *[f"1-0:1.8.{t}(000010.001*kWh)" for t in (1, 2, 3, 4)]]
+    log = Log()
+    assert _read(p1, with_crc(_lines(*registers)), "v5", log) == Registers(40_004, 0)
+    assert log.events == []
+
+
 def test_a_total_that_disagrees_with_the_tariffs_is_logged(p1):
     # 1.8.0 says 50 kWh, the tariffs add up to 40: a tariff register we were not sent
     registers = ["1-0:1.8.0(000050.000*kWh)", "1-0:1.8.1(000020.000*kWh)", "1-0:1.8.2(000020.000*kWh)",
