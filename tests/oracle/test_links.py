@@ -213,3 +213,73 @@ def test_modbus_reconnects_back_off_after_repeated_failures(modbus):
     assert meter.read() == Registers(11_000, 2_000)
     assert modbus.accepted == 3 and device.backoff.failures == 0
     meter.close()
+
+
+class DongleThatReboots:
+    """A P1-to-Ethernet dongle: pushes a DSMR 5 telegram every 0.1 s on its newest
+    connection. `reboot` leaves the current connection open and silent for good (the
+    gateway's side is half-open); only a connection made after it gets telegrams."""
+
+    def __init__(self):
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self.connections: list[socket.socket] = []
+        self.live_from = 0  # connections before this index are the dead dongle's
+        self.wh = 2_000_000
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+        threading.Thread(target=self._push, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                self.connections.append(self._listener.accept()[0])
+            except OSError:
+                return
+
+    def _push(self):
+        while not self._stop.wait(0.1):  # the meter's own pace
+            if len(self.connections) > self.live_from:
+                self.wh += 10
+                try:
+                    self.connections[-1].sendall(telegram(self.wh, 1000, 0, 0))
+                except OSError:
+                    pass
+
+    def reboot(self) -> int:
+        self.live_from = len(self.connections)
+        return self.wh + 1000
+
+    def close(self):
+        self._stop.set()
+        self._listener.close()
+        for connection in self.connections:
+            connection.close()
+
+
+def test_daemon_keeps_reading_through_a_dongle_reboot(create_gateway):
+    from daemon_process import DaemonProcess
+
+    from oracle.outbox import Outbox
+
+    dongle = DongleThatReboots()
+    settings, info = create_gateway(meters=1, interval_s=0.3, initial_import_wh=2_000_000, rated_power_w=500_000,
+                                    source={"type": "dsmr", "url": f"tcp://127.0.0.1:{dongle.port}", "timeout_s": 0.5})
+    path = settings["outbox"]["path"]
+
+    def confirmed_import() -> list[int]:
+        return [r.import_wh for r in Outbox(path, read_only=True).readings_of(100) if r.status == "confirmed"]
+
+    daemon = DaemonProcess(settings, info["dir"]).start()
+    try:
+        wait_for(lambda: len(confirmed_import()) >= 2, 60, "readings before the reboot")
+        last_before = dongle.reboot()
+        wait_for(lambda: max(confirmed_import()) > last_before, 60, "readings after the dongle came back")
+        assert daemon.terminate() == 0
+    finally:
+        dongle.close()
+        if daemon.alive:
+            daemon.kill9()
+    refused = [e for e in daemon.events() if e.get("event") == "meter.reading_refused"]
+    assert "link_timeout" in {e["reason"] for e in refused}
+    assert len(dongle.connections) >= 2
