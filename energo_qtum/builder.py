@@ -42,6 +42,7 @@ class Utxo:
     value_sat: int | None = None
     confirmations: int | None = None
     mature: bool = True
+    height: int | None = None  # the block it was mined in, when Janus says
 
     @property
     def outpoint(self) -> OutPoint:
@@ -230,20 +231,27 @@ def build_funded_tx(
     fee_policy: FeePolicy | None = None,
     change_pubkey_hash: bytes | None = None,
     version: int = DEFAULT_TX_VERSION,
+    sweep: Sequence[Utxo] = (),
 ) -> SignedTransaction:
-    """Choose coins, add change back to the sender (unless it would be dust) and sign."""
+    """Choose coins, add change back to the sender (unless it would be dust) and sign.
+
+    ``sweep`` coins are spent too, after the first input (which stays the largest coin,
+    the sender's), whether or not they are needed: consolidating small coins."""
     fee_policy = fee_policy or FeePolicy()
     _check_outputs(outputs)
-    candidates = spendable_by(signer, utxos)
+    swept = {u.outpoint for u in sweep}
+    candidates = [u for u in spendable_by(signer, utxos) if u.outpoint not in swept]
+    extra = spendable_by(signer, sweep) if candidates else []
     txouts = [output.to_txout() for output in outputs]
     stipend = sum(output.gas_stipend for output in outputs)
     paid_out = sum(txout.value for txout in txouts)
     change_script = p2pkh_script(change_pubkey_hash or signer.hash160)
     dust_limit = p2pkh_dust_limit()
 
-    chosen: list[Utxo] = []
+    picked: list[Utxo] = []
     for utxo in candidates:
-        chosen.append(utxo)
+        picked.append(utxo)
+        chosen = [picked[0], *extra, *picked[1:]]
         total_in = sum(_amount(u) for u in chosen)
         with_change = txouts + [TxOut(0, change_script)]
         fee = fee_policy.required_fee(_estimated_size(signer, chosen, with_change, version), stipend)
@@ -256,8 +264,9 @@ def build_funded_tx(
         if total_in >= paid_out + fee_without_change:
             # Change below the dust limit would not relay: it goes to the fee instead.
             return sign_transaction(signer, chosen, list(outputs), version=version, fee_policy=fee_policy)
-    available = sum(_amount(u) for u in candidates)
-    needed = paid_out + fee_policy.required_fee(_estimated_size(signer, candidates or [], txouts, version), stipend)
+    available = sum(_amount(u) for u in candidates + extra)
+    needed = paid_out + fee_policy.required_fee(
+        _estimated_size(signer, (candidates + extra) or [], txouts, version), stipend)
     check_funds(available, needed)
     raise InsufficientFundsError("not enough funds")  # unreachable: check_funds raised
 
@@ -273,6 +282,7 @@ def build_call_tx(
     value_sat: int = 0,
     fee_policy: FeePolicy | None = None,
     vm_version_encoding: str = "push",
+    sweep: Sequence[Utxo] = (),
 ) -> SignedTransaction:
     call = CallOutput(
         contract=parse_hex(contract_hex, "contract address", 20),
@@ -282,7 +292,7 @@ def build_call_tx(
         value_sat=value_sat,
         vm_version_encoding=vm_version_encoding,
     )
-    return build_funded_tx(signer, utxos, [call], fee_policy=fee_policy)
+    return build_funded_tx(signer, utxos, [call], fee_policy=fee_policy, sweep=sweep)
 
 
 def build_create_tx(
@@ -294,6 +304,7 @@ def build_create_tx(
     gas_price: int = MIN_GAS_PRICE,
     fee_policy: FeePolicy | None = None,
     vm_version_encoding: str = "push",
+    sweep: Sequence[Utxo] = (),
 ) -> SignedTransaction:
     create = CreateOutput(
         bytecode=parse_hex(bytecode, "bytecode") if isinstance(bytecode, str) else bytes(bytecode),
@@ -301,4 +312,4 @@ def build_create_tx(
         gas_price=gas_price,
         vm_version_encoding=vm_version_encoding,
     )
-    return build_funded_tx(signer, utxos, [create], fee_policy=fee_policy)
+    return build_funded_tx(signer, utxos, [create], fee_policy=fee_policy, sweep=sweep)

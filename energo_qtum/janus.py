@@ -23,6 +23,20 @@ from .errors import JanusRpcError
 WEI_PER_SATOSHI = 10**10
 # Spendable by our signer and readable by Qtum as msg.sender: P2PK and P2PKH only.
 SENDER_UTXO_TYPES = ("p2pk", "p2pkh")
+# How a refusal because the inputs are missing or spent reaches the client. Janus v0.4.3
+# replaces qtumd's text for code -25 (bad-txns-inputs-missingorspent) by "verify error"
+# (pkg/qtum/jsonrpc.go L142, L210, TryGetKnownError L86-93); other nodes and proxies
+# pass qtumd's or bitcoind's own words.
+INPUTS_GONE_MARKERS = ("verify error", "missingorspent", "missing inputs", "txn-mempool-conflict", "already spent")
+
+
+def inputs_gone(error: JanusRpcError) -> bool:
+    """True when a broadcast was refused because (some of) its inputs are missing or
+    spent. On Janus the text is the bare "verify error", which qtumd's code -25 also
+    covers for other verification failures: confirm with ``qtum_getUTXOs`` before
+    treating the coins as gone."""
+    message = error.user_message.lower()
+    return any(marker in message for marker in INPUTS_GONE_MARKERS)
 
 
 class JsonRpcTransport:
@@ -115,7 +129,23 @@ class JanusClient:
         return self.request("eth_getTransactionReceipt", ["0x" + strip_0x(txid)])
 
     def get_logs(self, log_filter: dict[str, Any]) -> list[dict[str, Any]]:
+        """Janus refuses a filter without fromBlock or toBlock (pkg/transformer/util.go,
+        getBlockNumberByRawParam) and ignores blockHash: both bounds are required here.
+        Its logs come grouped by contract within a block and number logIndex within
+        each receipt: order them by (blockNumber, transactionIndex, logIndex)."""
+        missing = [key for key in ("fromBlock", "toBlock") if log_filter.get(key) is None]
+        if missing:
+            raise JanusRpcError(f"eth_getLogs through Janus needs {' and '.join(missing)}", method="eth_getLogs")
         return self.request("eth_getLogs", [log_filter])
+
+    def coinbase_txid(self, height: int) -> str | None:
+        """The txid of the block's coinbase (its first transaction), or None."""
+        block = self.request("eth_getBlockByNumber", [hex(height), False])
+        transactions = (block or {}).get("transactions") or []
+        if not transactions:
+            return None
+        first = transactions[0]
+        return strip_0x(first if isinstance(first, str) else first.get("hash", "")).lower() or None
 
     def get_utxos(
         self,
@@ -143,6 +173,7 @@ class JanusClient:
                     value_sat=qtum_to_satoshi(entry["amount"]),
                     confirmations=entry.get("confirmations"),
                     mature=bool(entry.get("safe", True)),
+                    height=entry.get("height"),
                 )
             except (KeyError, TypeError, ValueError) as error:
                 raise JanusRpcError(f"qtum_getUTXOs returned a malformed entry: {error}") from None

@@ -4,6 +4,15 @@ It remembers which outputs its own unconfirmed transactions spent, and the chang
 they pay back, so two sends in quick succession never pick the same coin: Janus
 lists confirmed outputs only, so without that memory the second send would try to
 double-spend the first one's inputs.
+
+On regtest it does not trust Janus' ``safe`` flag: Janus v0.4.3 decides maturity from
+``isStake`` only (pkg/transformer/qtum_getUTXOs.go L96-111), so every PoW coinbase
+output and gas refund is listed as safe, and qtumd refuses to spend it for 2,000
+blocks (src/consensus/tx_verify.cpp, bad-txns-premature-spend-of-coinbase). A young
+coin is checked against the coinbase (first transaction) of its block and skipped.
+Gas refunds pile up as small coins that largest-first selection never spends, so once
+there are more than ``consolidate_above`` coins, each transaction also sweeps in the
+smallest ``consolidate_inputs`` of them.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from .builder import (
@@ -24,8 +34,8 @@ from .builder import (
 from .checks import MIN_GAS_LIMIT, MIN_GAS_PRICE
 from .encoding import strip_0x
 from .errors import JanusRpcError, ReceiptTimeoutError
-from .fees import FeePolicy
-from .janus import JanusClient
+from .fees import P2PKH_INPUT_SIZE, FeePolicy, size_fee
+from .janus import JanusClient, inputs_gone
 from .keys import QtumSigner
 from .script import p2pk_script, p2pkh_script
 from .tx import OutPoint
@@ -33,6 +43,10 @@ from .tx import OutPoint
 # Janus already adds its own buffer to eth_estimateGas; this margin covers state that
 # changes between the estimate and the block (another trade landing first).
 DEFAULT_GAS_MARGIN = 0.10
+# qtumd v27.1 src/kernel/chainparams.cpp L652-654: regtest coinbase maturity 4 * 500.
+REGTEST_COINBASE_MATURITY = 2000
+DEFAULT_CONSOLIDATE_ABOVE = 8
+DEFAULT_CONSOLIDATE_INPUTS = 5
 
 
 class QtumWallet:
@@ -45,7 +59,12 @@ class QtumWallet:
         gas_margin: float = DEFAULT_GAS_MARGIN,
         fee_policy: FeePolicy | None = None,
         vm_version_encoding: str = "push",
+        coinbase_maturity: int | None = None,
+        consolidate_above: int = DEFAULT_CONSOLIDATE_ABOVE,
+        consolidate_inputs: int = DEFAULT_CONSOLIDATE_INPUTS,
     ):
+        """``coinbase_maturity``: check young coins against their block's coinbase (the
+        default on regtest, where Janus lists immature coinbase outputs as safe)."""
         self.janus = janus
         self.signer = signer
         self.gas_price = gas_price
@@ -56,6 +75,12 @@ class QtumWallet:
         self._pending_spent: dict[OutPoint, str] = {}  # outpoint -> txid that spent it
         self._pending_change: dict[OutPoint, Utxo] = {}  # our unconfirmed outputs
         self._own_scripts = {p2pkh_script(signer.hash160), p2pk_script(signer.public_key)}
+        if coinbase_maturity is None and signer.network.name == "regtest":
+            coinbase_maturity = REGTEST_COINBASE_MATURITY
+        self.coinbase_maturity = coinbase_maturity
+        self.consolidate_above = consolidate_above
+        self.consolidate_inputs = consolidate_inputs
+        self._coinbase_at: dict[int, str | None] = {}  # block height -> its coinbase txid
 
     @property
     def sender_hex(self) -> str:
@@ -74,8 +99,37 @@ class QtumWallet:
             del self._pending_spent[outpoint]
         for outpoint in [op for op in self._pending_change if op in listed]:
             del self._pending_change[outpoint]
-        candidates = confirmed + list(self._pending_change.values())
+        candidates = [u for u in confirmed if not self._immature_coinbase(u)] + list(self._pending_change.values())
         return [utxo for utxo in candidates if utxo.outpoint not in self._pending_spent]
+
+    def _immature_coinbase(self, utxo: Utxo) -> bool:
+        """A coinbase output (a block reward or a gas refund) qtumd would not spend yet:
+        nSpendHeight - height < maturity, nSpendHeight being the next block's height."""
+        if self.coinbase_maturity is None or utxo.height is None or utxo.confirmations is None:
+            return False
+        tip = utxo.height + utxo.confirmations  # Janus: confirmations = block count - height
+        if tip + 1 - utxo.height >= self.coinbase_maturity:
+            return False
+        if utxo.height not in self._coinbase_at:
+            self._coinbase_at[utxo.height] = self.janus.coinbase_txid(utxo.height)
+        return self._coinbase_at[utxo.height] == utxo.txid.lower()
+
+    def _sweep(self, coins: list[Utxo]) -> list[Utxo]:
+        """The small coins to consolidate into the next transaction (none while there are
+        few coins, or when a coin would not pay for its own input)."""
+        if len(coins) <= self.consolidate_above:
+            return []
+        input_fee = size_fee(P2PKH_INPUT_SIZE, self.fee_policy.rate_sat_per_kb)
+        worth = [u for u in coins if u.value_sat and u.value_sat > 2 * input_fee]
+        worth.sort(key=lambda u: (u.value_sat or 0, u.txid, u.vout))
+        return worth[: min(self.consolidate_inputs, len(worth) - 1)] if len(worth) > 1 else []
+
+    def confirm_inputs_gone(self, signed: SignedTransaction) -> bool:
+        """After a refusal such as Janus' "verify error": True if some coin ``signed``
+        spends is no longer in Janus' list (mature or not) and is not our own unconfirmed
+        change, i.e. another transaction spent it."""
+        listed = {u.outpoint for u in self.janus.get_utxos(self.signer.hex_address, mature_only=False)}
+        return any(u.outpoint not in listed and u.outpoint not in self._pending_change for u in signed.spent)
 
     def forget_pending(self) -> None:
         """Drop the memory of unconfirmed spends (e.g. after they left the mempool)."""
@@ -130,6 +184,22 @@ class QtumWallet:
 
     # ---- sending -----------------------------------------------------------
 
+    def _broadcast_rebuilding(self, build: Callable[[], SignedTransaction]) -> SignedTransaction:
+        """Broadcast; if refused because its coins were spent elsewhere (confirmed with
+        qtum_getUTXOs), forget them and build once more from fresh coins."""
+        signed = build()
+        try:
+            self._broadcast(signed)
+        except JanusRpcError as error:
+            if not (inputs_gone(error) and self.confirm_inputs_gone(signed)):
+                raise
+            for utxo in signed.spent:
+                self._pending_spent.pop(utxo.outpoint, None)
+                self._pending_change.pop(utxo.outpoint, None)
+            signed = build()
+            self._broadcast(signed)
+        return signed
+
     def _broadcast(self, signed: SignedTransaction) -> str:
         txid = self.janus.send_raw_transaction(signed.raw_hex)
         if txid.lower() != signed.txid:
@@ -145,15 +215,17 @@ class QtumWallet:
         ``release`` if the transaction will never be mined.
         """
         with self._lock:
+            coins = self.spendable_utxos()
             signed = build_call_tx(
                 self.signer,
-                self.spendable_utxos(),
+                coins,
                 contract_hex,
                 data,
                 gas_limit=gas_limit,
                 gas_price=self.gas_price,
                 fee_policy=self.fee_policy,
                 vm_version_encoding=self.vm_version_encoding,
+                sweep=self._sweep(coins),
             )
             self._reserve_locked(signed)
             return signed
@@ -168,35 +240,47 @@ class QtumWallet:
         """Call a contract; returns the txid. Without gas_limit, estimate it."""
         if gas_limit is None:
             gas_limit = self.estimate_gas(data, contract_hex, value_sat)
-        with self._lock:
-            signed = build_call_tx(
+        limit = gas_limit
+
+        def build() -> SignedTransaction:
+            coins = self.spendable_utxos()
+            return build_call_tx(
                 self.signer,
-                self.spendable_utxos(),
+                coins,
                 contract_hex,
                 data,
-                gas_limit=gas_limit,
+                gas_limit=limit,
                 gas_price=self.gas_price,
                 value_sat=value_sat,
                 fee_policy=self.fee_policy,
                 vm_version_encoding=self.vm_version_encoding,
+                sweep=self._sweep(coins),
             )
-            return self._broadcast(signed)
+
+        with self._lock:
+            return self._broadcast_rebuilding(build).txid
 
     def send_create(self, bytecode: bytes | str, gas_limit: int | None = None) -> tuple[str, str]:
         """Deploy a contract; returns (txid, contract address hex)."""
         if gas_limit is None:
             gas_limit = self.estimate_gas(bytecode)
-        with self._lock:
-            signed = build_create_tx(
+        limit = gas_limit
+
+        def build() -> SignedTransaction:
+            coins = self.spendable_utxos()
+            return build_create_tx(
                 self.signer,
-                self.spendable_utxos(),
+                coins,
                 bytecode,
-                gas_limit=gas_limit,
+                gas_limit=limit,
                 gas_price=self.gas_price,
                 fee_policy=self.fee_policy,
                 vm_version_encoding=self.vm_version_encoding,
+                sweep=self._sweep(coins),
             )
-            self._broadcast(signed)
+
+        with self._lock:
+            signed = self._broadcast_rebuilding(build)
             address = signed.contract_address
             assert address is not None  # build_create_tx always writes an OP_CREATE output
             return signed.txid, address
