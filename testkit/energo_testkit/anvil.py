@@ -12,7 +12,9 @@ class AnvilProcess(Anvil):
     """An anvil child process on a free loopback port; use as a context manager."""
 
     def __init__(self, startup_timeout: float = 30.0):
-        super().__init__()
+        # The double decides the order of a block's transactions (arrival, as its Qtum
+        # block lists them); anvil's default orders its pending pool by fee.
+        super().__init__(extra_args=["--order", "fifo"])
         self.startup_timeout = startup_timeout
 
     def start(self, timeout: float | None = None) -> AnvilProcess:

@@ -33,7 +33,23 @@ RPC_DESERIALIZATION_ERROR = -22
 QTUM_MIN_GAS_PRICE = 40
 QTUM_MEMPOOL_MIN_GAS_LIMIT = 22_000
 QTUM_BLOCK_GAS_LIMIT = 40_000_000
-QTUM_COINBASE_MATURITY = 2000  # Janus' GetMatureBlockHeight on regtest
+# Qtum Core v27.1 src/script/solver.cpp L268-276: outside consensus (the mempool's
+# IsStandard), a gas limit above DEFAULT_BLOCK_GAS_LIMIT_DGP / 2 makes the output
+# non-standard, and src/validation.cpp L758-762 refuses it with the reason
+# "scriptpubkey" (src/policy/policy.cpp L135). Regtest requires standard transactions
+# too (src/node/mempool_args.cpp L89, DEFAULT_ACCEPT_NON_STD_TXN false).
+QTUM_MEMPOOL_MAX_GAS_LIMIT = QTUM_BLOCK_GAS_LIMIT // 2
+# Qtum Core v27.1 src/kernel/chainparams.cpp L652-654 (regtest: nReduceBlocktimeHeight 0,
+# so CoinbaseMaturity = nRBTCoinbaseMaturity = 4 * 500); Janus v0.4.3
+# pkg/qtum/qtum.go L154-161 (GetMatureBlockHeight) uses the same 2000.
+QTUM_COINBASE_MATURITY = 2000
+
+
+def is_mature(coin_height: int, coinbase: bool, tip_height: int) -> bool:
+    """qtumd's rule (src/consensus/tx_verify.cpp L183-187): a coinbase or coinstake
+    output is spendable once nSpendHeight - nHeight >= maturity, nSpendHeight being the
+    height of the next block."""
+    return not coinbase or (tip_height + 1) - coin_height >= QTUM_COINBASE_MATURITY
 
 
 @dataclass(frozen=True)
@@ -42,8 +58,9 @@ class Coin:
 
     value: int
     script_pubkey: bytes
-    height: int
+    height: int  # -1 while the transaction that made it waits in the mempool
     coinbase: bool = False  # coinbase/coinstake outputs (gas refunds) must mature first
+    stake: bool = False  # a coinstake output: the only kind Janus reports as immature
 
 
 class RejectedTransaction(Exception):
@@ -81,6 +98,8 @@ def _check_contract_output(output: ContractOutput) -> None:
             "bad-tx-too-little-mempool-gas, AcceptToMempool(): Contract execution has lower gas "
             "limit than allowed to accept into mempool"
         )
+    if output.gas_limit > QTUM_MEMPOOL_MAX_GAS_LIMIT:
+        raise _reject("scriptpubkey")  # non-standard output, see QTUM_MEMPOOL_MAX_GAS_LIMIT
     if output.gas_limit > QTUM_BLOCK_GAS_LIMIT:
         raise _reject("bad-txns-gas-exceeds-blockgaslimit")
     if output.gas_price < QTUM_MIN_GAS_PRICE:
@@ -144,8 +163,9 @@ def validate_transaction(
         coin = utxos.get(outpoint)
         if coin is None:
             raise _reject("bad-txns-inputs-missingorspent", RPC_VERIFY_ERROR)
-        if coin.coinbase and tip_height - coin.height < QTUM_COINBASE_MATURITY:
-            raise _reject("bad-txns-premature-spend-of-coinbase")
+        if not is_mature(coin.height, coin.coinbase, tip_height):
+            depth = tip_height + 1 - coin.height
+            raise _reject(f"bad-txns-premature-spend-of-coinbase, tried to spend coinbase at depth {depth}")
         spent[outpoint] = coin
 
     contract_vouts = [

@@ -120,6 +120,7 @@ def test_deploy_roles_and_gateway_over_qtum(tmp_path):
         gateway_dir = tmp_path / "gateway"
         gateway_dir.mkdir()
         (gateway_dir / "passphrase").write_text(PASSPHRASE)
+        (gateway_dir / "passphrase").chmod(0o600)  # the gateway refuses a secret others can read
         write_keystore(gateway_dir / "sender.json", gateway_key, PASSPHRASE, scrypt_n=2**10)
         write_keystore(gateway_dir / "meter-1.json", meter_key, PASSPHRASE, scrypt_n=2**10)
         start = evm.eth.get_block("latest")["timestamp"] + 2
