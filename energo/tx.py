@@ -69,6 +69,31 @@ def decode_revert(data: str | bytes | None) -> TxFailed:
                                 for v, t in zip(values, types, strict=True)))
 
 
+def revert_in_output(data: bytes) -> TxFailed | None:
+    """The revert hidden in a call's successful output, or None.
+
+    Janus returns the bytes of a revert as the result of eth_call (only an empty output
+    is an error: pkg/transformer/eth_call.go L85-98, v0.4.3). An ABI-encoded return value
+    is a whole number of 32-byte words; revert data is a 4-byte selector and then words,
+    and it names one of our custom errors, Error(string) or Panic(uint256)."""
+    if len(data) < 4 or len(data) % 32 != 4:
+        return None
+    selector = bytes(data[:4])
+    if selector not in _error_table() and selector not in (_ERROR_STRING, _PANIC):
+        return None
+    if selector == _PANIC:
+        (code,) = abi_decode(["uint256"], data[4:])
+        return TxFailed("Panic", (code,))
+    try:
+        return decode_revert(bytes(data))
+    except Exception:  # noqa: BLE001 (bytes that only look like an error: not a revert)
+        return None
+
+
+_ERROR_STRING = bytes.fromhex("08c379a0")
+_PANIC = bytes.fromhex("4e487b71")
+
+
 @dataclass
 class Sender:
     """Sends legacy transactions from one account."""

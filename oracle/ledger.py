@@ -13,6 +13,7 @@ from eth_abi.exceptions import DecodingError
 from eth_utils import function_signature_to_4byte_selector, to_checksum_address
 
 from energo.readings import DOMAIN_NAME, DOMAIN_VERSION, MeterReading, ReadingDomain
+from energo.tx import revert_in_output
 from oracle.errors import DeploymentMismatch
 from oracle.transport.base import CallReverted, Transport
 
@@ -56,10 +57,15 @@ class LedgerClient:
         self.domain = ReadingDomain(chain_id, self.address)
 
     def meter(self, meter_id: int) -> OnChainMeter:
+        unknown = OnChainMeter(meter_id, _ZERO, _ZERO, 0, False, 0, 0, 0, 0, 0)
         try:
             raw = self.transport.call(self.address, METER + encode(["uint32"], [meter_id]))
         except CallReverted:  # LedgerUnknownMeter
-            return OnChainMeter(meter_id, _ZERO, _ZERO, 0, False, 0, 0, 0, 0, 0)
+            return unknown
+        # Janus (v0.4.3, pkg/transformer/eth_call.go) answers a revert with its bytes as a
+        # successful result: a transport that passes them on must not crash the decoder.
+        if revert_in_output(raw) is not None:
+            return unknown
         (values,) = decode([_METER_TUPLE], raw)
         signer, account, kind, active, rated, last_seq, last_ts, imported, exported = values
         return OnChainMeter(meter_id, to_checksum_address(signer), to_checksum_address(account), kind, active,

@@ -23,7 +23,7 @@ from oracle.config import BatchSettings, ChainSettings
 from oracle.ledger import LedgerClient, submit_readings_calldata
 from oracle.metrics import Metrics
 from oracle.outbox import Batch, Outbox, Settlement
-from oracle.transport.base import Broadcast, CallReverted, TransportError, TxOutcome
+from oracle.transport.base import Broadcast, CallReverted, GasCapExceeded, TransportError, TxOutcome
 
 
 class BatchReverted(TransportError):
@@ -56,6 +56,8 @@ class Submitter:
         # After a start every unmined batch is broadcast again at once: the node may
         # have restarted and forgotten its mempool while we were down.
         self._rebroadcast_all = True
+        # Readings per batch that fit the transport's gas cap (max_tx_gas), once a batch did not.
+        self._gas_cap_readings: int | None = None
         self.transport.restore([b.envelope for b in outbox.open_batches() if b.status in ("prepared", "sent")])
 
     # ------------------------------------------------------------------ one pass
@@ -158,7 +160,7 @@ class Submitter:
 
     def _send_new(self, draining: bool) -> None:
         in_flight = self.in_flight()
-        limit = self.batch_settings.max_readings
+        limit = min(self.batch_settings.max_readings, self._gas_cap_readings or self.batch_settings.max_readings)
         while in_flight < self.batch_settings.max_in_flight:
             pending = self.outbox.pending(limit)
             if not pending:
@@ -173,6 +175,15 @@ class Submitter:
         calldata = submit_readings_calldata(b"".join(r.record for r in readings))
         try:
             prepared = self.transport.prepare(self.ledger.address, calldata)
+        except GasCapExceeded as exc:
+            if len(readings) == 1:
+                raise
+            # Over the transport's cap per transaction (20M gas on Qtum): send half, and
+            # size the following batches by what fitted.
+            self._gas_cap_readings = len(readings) // 2
+            self.log.warning("batch.over_gas_cap", readings=len(readings), gas=exc.gas, cap=exc.cap,
+                             readings_per_batch=self._gas_cap_readings)
+            return self._send(readings[: self._gas_cap_readings])
         except CallReverted as exc:
             raise BatchWouldRevert(
                 f"a batch of {len(readings)} readings would revert as a whole: {exc.user_message}") from None

@@ -40,6 +40,16 @@ class CallReverted(TransportError):
         self.data = data
 
 
+class GasCapExceeded(TransportError):
+    """The transaction needs more gas than one transaction may carry on this chain
+    (``Transport.max_tx_gas``): send less in it."""
+
+    def __init__(self, user_message: str, gas: int, cap: int):
+        super().__init__(user_message)
+        self.gas = gas
+        self.cap = cap
+
+
 class Broadcast(enum.Enum):
     ACCEPTED = "accepted"  # the node took it
     KNOWN = "known"  # the node already had it, or it is already mined
@@ -78,6 +88,8 @@ class TxOutcome:
 class Transport(ABC):
     #: The account that signs and pays for transactions.
     sender: str
+    #: The most gas one transaction may ask for; ``prepare`` raises GasCapExceeded above it.
+    max_tx_gas: int = 30_000_000
 
     @abstractmethod
     def chain_id(self) -> int: ...

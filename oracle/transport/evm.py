@@ -18,6 +18,7 @@ from web3 import HTTPProvider
 from oracle.transport.base import (
     Broadcast,
     CallReverted,
+    GasCapExceeded,
     Log,
     PreparedTx,
     Transport,
@@ -74,6 +75,7 @@ def parse_receipt(tx_id: str, receipt: dict | None) -> TxOutcome | None:
 
 
 class EvmTransport(Transport):
+    max_tx_gas = MAX_GAS
     def __init__(
         self,
         rpc_url: str,
@@ -164,6 +166,9 @@ class EvmTransport(Transport):
             raise TransportUnavailable(f"eth_estimateGas failed: {exc.message} (code {exc.code})") from None
         except (TypeError, ValueError):
             raise TransportUnavailable("eth_estimateGas returned a malformed quantity") from None
+        if estimate > self.max_tx_gas:
+            raise GasCapExceeded(f"the transaction needs {estimate} gas, over the cap of {self.max_tx_gas}",
+                                 estimate, self.max_tx_gas)
         gas = min(MAX_GAS, max(MIN_GAS, int(estimate * self.gas_margin)))
         pending = self._quantity("eth_getTransactionCount", [self.sender, "pending"])
         nonce = max(pending, self._next_nonce or 0)

@@ -6,24 +6,40 @@ here: ``prepare`` reserves them (so the next transaction never double-spends the
 ``restore`` reserves again those of transactions recorded before a restart, and
 ``release`` frees those of a transaction that will never be mined. The envelope holds
 the raw transaction and its inputs. A broadcast refused because the inputs are gone,
-with no receipt for our txid, means another transaction spent them: STALE.
+with no receipt for our txid, means another transaction spent them: STALE. Janus
+passes that refusal on as the bare "verify error" (qtumd's code -25), so it is
+confirmed against ``qtum_getUTXOs`` before the batch is given up.
 
 Reads (chain id, head, code, eth_call, receipts) go through Janus' Ethereum JSON-RPC.
+Janus returns the bytes of a reverted call as a successful result (only an empty
+output is an error), so ``call`` recognises revert data in a result and raises
+CallReverted with it. One transaction may carry at most 20,000,000 gas: qtumd's
+mempool refuses more (src/script/solver.cpp), so ``max_tx_gas`` is that.
 """
 
 from __future__ import annotations
 
 import json
 
+from energo.tx import revert_in_output
 from energo_qtum import JanusClient, QtumSigner, QtumWallet
 from energo_qtum.builder import SignedTransaction, Utxo
+from energo_qtum.checks import MAX_GAS_LIMIT
 from energo_qtum.errors import JanusRpcError, QtumError
+from energo_qtum.janus import inputs_gone
 from energo_qtum.tx import parse_transaction
-from oracle.transport.base import Broadcast, CallReverted, PreparedTx, Transport, TransportUnavailable, TxOutcome
+from oracle.transport.base import (
+    Broadcast,
+    CallReverted,
+    GasCapExceeded,
+    PreparedTx,
+    Transport,
+    TransportUnavailable,
+    TxOutcome,
+)
 from oracle.transport.evm import parse_receipt
 
 _KNOWN = ("already in", "txn-already-known", "already known", "txn-already-in-mempool")
-_INPUTS_GONE = ("missingorspent", "missing inputs", "txn-mempool-conflict", "already spent")
 
 
 def _unavailable(exc: QtumError) -> TransportUnavailable:
@@ -31,6 +47,9 @@ def _unavailable(exc: QtumError) -> TransportUnavailable:
 
 
 class QtumTransport(Transport):
+    #: qtumd's mempool refuses a contract output above half the block gas limit.
+    max_tx_gas = MAX_GAS_LIMIT
+
     def __init__(self, janus_url: str, sender_key: bytes, *, network: str = "regtest", gas_price_sat: int = 40,
                  gas_margin: float = 0.10, timeout_s: float = 10.0):
         self.janus = JanusClient(janus_url, timeout=timeout_s)
@@ -66,7 +85,11 @@ class QtumTransport(Transport):
             if "revert" in exc.user_message.lower():
                 raise CallReverted(f"call to {to} reverted: {exc.user_message}") from None
             raise _unavailable(exc) from None
-        return bytes.fromhex((result or "0x").removeprefix("0x"))
+        output = bytes.fromhex((result or "0x").removeprefix("0x"))
+        revert = revert_in_output(output)
+        if revert is not None:  # Janus answers a revert with its bytes as the result
+            raise CallReverted(f"call to {to} reverted: {revert}", output)
+        return output
 
     def outcome(self, tx_id: str) -> TxOutcome | None:
         try:
@@ -85,6 +108,9 @@ class QtumTransport(Transport):
             if "revert" in exc.user_message.lower():
                 raise CallReverted(f"transaction to {to} would revert: {exc.user_message}") from None
             raise _unavailable(exc) from None
+        if gas > self.max_tx_gas:
+            raise GasCapExceeded(f"the transaction needs {gas} gas (with margins), over Qtum's cap of "
+                                 f"{self.max_tx_gas} per transaction", gas, self.max_tx_gas)
         try:
             signed = self.wallet.sign_call(contract, data, gas)  # reserves its coins before anyone else picks them
         except QtumError as exc:  # no coins, Janus away: both fixable by waiting or funding
@@ -106,8 +132,15 @@ class QtumTransport(Transport):
             message = exc.user_message.lower()
             if any(marker in message for marker in _KNOWN):
                 return Broadcast.KNOWN
-            if any(marker in message for marker in _INPUTS_GONE):
-                return Broadcast.KNOWN if self.outcome("0x" + fields["txid"]) else Broadcast.STALE
+            if inputs_gone(exc):
+                if self.outcome("0x" + fields["txid"]):
+                    return Broadcast.KNOWN  # mined already, its outputs spent since
+                try:
+                    gone = self.wallet.confirm_inputs_gone(self._signed(envelope))
+                except QtumError as check:
+                    raise _unavailable(check) from None
+                if gone:
+                    return Broadcast.STALE
             raise _unavailable(exc) from None
 
     @staticmethod
