@@ -12,6 +12,8 @@ logs grouped by contract; see energo_testkit.janus_double). No real qtumd runs h
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from daemon_process import DaemonProcess
 from energo_testkit.janus_double import JanusTestDouble
@@ -24,6 +26,8 @@ from energo.tx import Sender
 from energo_deploy.system import Roles, deploy_system
 from energo_qtum import JanusClient, QtumSigner, QtumWallet
 from energo_qtum.builder import build_call_tx
+from energo_qtum.script import ScriptType, classify_script, parse_contract_script
+from energo_qtum.tx import parse_transaction
 from oracle.config import BatchSettings, ChainSettings
 from oracle.ledger import LedgerClient
 from oracle.logs import get_logger
@@ -194,3 +198,38 @@ def test_two_gateways_and_a_household_share_a_block(qtum, tmp_path):
         on_chain = system.ledger.functions.meter(meter_id).call()
         assert (last.seq, last.import_wh, last.export_wh) == (on_chain[5], on_chain[7], on_chain[8])
         outbox.close()
+
+
+def test_a_batch_over_the_transports_gas_cap_is_split(qtum, tmp_path):
+    # On Qtum the cap is 20M gas per transaction (qtumd's mempool); a smaller cap here
+    # shows the submitter's sizing without building 20M gas of readings.
+    double, w3, system = qtum
+    meter_key = bytes(Account.create().key)
+    register_meter(system, 821, Account.from_key(meter_key).address, w3.eth.accounts[6])
+    registered_at = system.ledger.functions.meter(821).call()[6]
+    transport = QtumTransport(double.url, bytes(Account.create().key), network="regtest")
+    assert QtumTransport.max_tx_gas == 20_000_000
+    transport.max_tx_gas = 250_000
+    for _ in range(3):
+        double.fund(transport.signer.hex_address, 5 * COIN)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    ledger, submitter = _submitter(transport, system, outbox, max_readings=8)
+    signer = ReadingSigner(meter_key, ledger.domain)
+    for seq in range(1, 9):
+        outbox.append(signer.sign(MeterReading(821, seq, registered_at + seq, 3 * seq, 5 * seq, 0)))
+    wait_for(lambda: submitter.tick() or outbox.counts() == {"confirmed": 8}, timeout=30,
+             what="eight readings confirmed in batches under the cap", interval=0.05)
+    sizes = [row[0] for row in outbox._query("SELECT size FROM batches ORDER BY id")]
+    assert max(sizes) < 8 and sum(sizes) == 8
+    assert all(gas <= 250_000 for gas in _gas_limits(outbox))
+    outbox.close()
+
+
+def _gas_limits(outbox) -> list[int]:
+    limits = []
+    for (envelope,) in outbox._query("SELECT envelope FROM batches"):
+        tx = parse_transaction(bytes.fromhex(json.loads(envelope)["raw"]))
+        for out in tx.outputs:
+            if classify_script(out.script_pubkey) is ScriptType.CALL:
+                limits.append(parse_contract_script(out.script_pubkey).gas_limit)
+    return limits
