@@ -4,27 +4,44 @@ Lifecycle: load keys -> open the outbox -> verify the chain and the contract -> 
 the pollers and the metrics endpoint -> submit until stopped -> drain -> exit.
 
 Exit codes: 0 after a clean stop (SIGTERM), 1 after too many failures in a row (the
-supervisor restarts us), 2 for a configuration that restarting cannot fix.
+supervisor restarts us), 2 for a configuration that restarting cannot fix (the sender's
+key, the chain or contract, or every meter parked), 3 when the outbox cannot be written
+(disk full, I/O error, corrupt pages): the daemon stops reading meters into a store it
+cannot write and exits; after a restart it goes on once the store is writable again.
+
+Isolation: one meter with a bad key, configuration or adapter is *parked* (logged,
+``energo_oracle_meter_parked``); its neighbours go on.
 """
 
 from __future__ import annotations
 
-import sqlite3
+import functools
+import os
+import stat
 import threading
 import time
 
 from energo.readings import ReadingSigner
 from oracle.config import GatewaySettings
-from oracle.errors import ConfigError, DeploymentMismatch, GaveUp, OracleError
+from oracle.errors import (
+    ConfigError,
+    DeploymentMismatch,
+    GaveUp,
+    KeystoreError,
+    OracleError,
+    SenderUnfunded,
+    StorageError,
+)
 from oracle.keeper import build_keepers
-from oracle.keys import load_keys
+from oracle.keys import LoadedKey, load_keys_each
 from oracle.ledger import LedgerClient
 from oracle.logs import get_logger
 from oracle.meters import build_meter
 from oracle.meters.base import AcceleratedClock, Clock, Meter, SystemClock
 from oracle.metrics import Metrics
-from oracle.outbox import Outbox
+from oracle.outbox import Outbox, open_outbox
 from oracle.reader import MeterPoller
+from oracle.sdnotify import notify
 from oracle.submitter import Submitter
 from oracle.transport import TransportError, build_transport
 from oracle.transport.base import Transport
@@ -32,6 +49,12 @@ from oracle.transport.base import Transport
 VERIFIED_KEY = "verified_deployment"
 SIMULATION_ORIGIN_KEY = "simulation_origin"
 PRUNE_EVERY_S = 3600.0
+#: ``PRAGMA quick_check`` at start and then this often.
+QUICK_CHECK_EVERY_S = 3600.0
+#: How often each meter's on-chain state is compared with what this gateway signed.
+FOREIGN_CHECK_EVERY_S = 60.0
+#: An unfunded sender is checked again (and said again) this often; never a restart loop.
+UNFUNDED_RETRY_S = 60.0
 
 
 class Backoff:
@@ -90,6 +113,13 @@ class Daemon:
         self.pollers: list[MeterPoller] = []
         self.exit_code: int | None = None
         self._next_prune = 0.0
+        self._next_quick_check = 0.0
+        self._next_foreign_check = 0.0
+        self._next_unfunded_log = 0.0
+        #: Parked meters: id -> why (bad key, configuration, adapter, signer).
+        self.parked: dict[int, str] = {}
+        self._started_at = time.time()
+        self._unfunded = False
 
     # ------------------------------------------------------------------ control
 
@@ -115,6 +145,7 @@ class Daemon:
             self.exit_code = exc.exit_code
             self.log.error("daemon.exit", exit_code=exc.exit_code, error=exc.user_message,
                            error_type=type(exc).__name__)
+            notify(f"STATUS=exit {exc.exit_code}: {exc.user_message[:200]}")
         except Exception as exc:
             self.exit_code = 1
             self.log.exception("daemon.crashed", error=f"{type(exc).__name__}: {exc}")
@@ -127,9 +158,12 @@ class Daemon:
         chain = settings.chain
         sender_key, meter_keys = self._keys()
         try:
-            self.outbox = outbox = Outbox(settings.outbox.path)
-        except (OSError, sqlite3.Error) as exc:
+            self.outbox = outbox = open_outbox(settings.outbox.path, self.log)
+        except OSError as exc:
             raise ConfigError(f"cannot open the outbox {settings.outbox.path}: {exc}") from None
+        self._private_outbox(settings.outbox.path)
+        self._next_quick_check = time.time() + QUICK_CHECK_EVERY_S  # open_outbox just checked it
+        self.metrics.storage_ok.set(1)
         transport = self._transport_override or build_transport(chain, sender_key)
         ledger = LedgerClient(transport, chain.ledger_address, chain.chain_id)
         self.log = self.log.bind(gateway=transport.sender[:10])
@@ -142,12 +176,25 @@ class Daemon:
                 origin_text = str(int(self.clock.now()))
                 outbox.set_meta(SIMULATION_ORIGIN_KEY, origin_text)
             origin = float(origin_text)
-            for meter_settings, key in zip(settings.meters, meter_keys, strict=True):
-                meter = self._meter_overrides.get(meter_settings.id) or build_meter(
-                    meter_settings, self.clock, log=self.log.bind(meter_id=meter_settings.id), origin=origin)
-                signer = ReadingSigner(key, ledger.domain)
+            for meter_settings in settings.meters:
+                if meter_settings.id not in meter_keys:
+                    continue  # parked by _keys
+                try:
+                    meter = self._meter_overrides.get(meter_settings.id) or build_meter(
+                        meter_settings, self.clock, log=self.log.bind(meter_id=meter_settings.id), origin=origin)
+                    signer = ReadingSigner(meter_keys[meter_settings.id], ledger.domain)
+                except Exception as exc:  # one meter's adapter or settings: park it alone
+                    self._park(meter_settings.id, "adapter", f"cannot set up its adapter: {type(exc).__name__}: "
+                                                             f"{exc}")
+                    continue
                 self.pollers.append(MeterPoller(meter_settings.id, meter_settings.kind, meter, signer, outbox,
                                                 self.clock, self.metrics, self.log, meter_settings.interval_s))
+                self.metrics.watch_meter_age(meter_settings.id,
+                                             functools.partial(outbox.last_confirmed_timestamp_of, meter_settings.id),
+                                             self._started_at)
+            self._all_parked()
+            # Ready for systemd once keys and outbox are good; from now on the watchdog is fed.
+            notify("READY=1", f"STATUS=starting {len(self.pollers)} meters")
             verified = self._verify(ledger, outbox, backoff)
             if self._stop.is_set():  # stopped while waiting for the chain
                 return 0
@@ -160,16 +207,20 @@ class Daemon:
                                       f"{exc.strerror} (metrics.port)") from None
             submitter = Submitter(outbox, ledger, chain, settings.batch, self.metrics, self.log)
             keepers = build_keepers(settings.keepers, transport, self.metrics, self.log, chain.resend_after_s)
-            threads = [threading.Thread(target=p.run, args=(self._stop,), name=f"meter-{p.meter_id}", daemon=True)
+            threads = [threading.Thread(target=p.run, args=(self._stop, self._crashed), name=f"meter-{p.meter_id}",
+                                        daemon=True)
                        for p in self.pollers]
             for thread in threads:
                 thread.start()
-            self.log.info("daemon.started", meters=[p.meter_id for p in self.pollers], sender=transport.sender,
+            self.log.info("daemon.started", meters=[p.meter_id for p in self.pollers if p.parked is None],
+                          parked=sorted(self.parked) or None, sender=transport.sender,
                           ledger=ledger.address, chain_id=chain.chain_id, verified=verified,
                           metrics_port=self.metrics_port, outbox=str(settings.outbox.path))
+            notify(f"STATUS=reading {len(self.pollers)} meters")
             verified = self._submit_loop(outbox, submitter, keepers, ledger, backoff, verified)
             for thread in threads:
                 thread.join(timeout=30)
+            notify("STOPPING=1")
             if verified:  # never send to a chain or contract we have not checked
                 self._drain(outbox, submitter)
             self.log.info("daemon.stopped", backlog=outbox.backlog())
@@ -180,14 +231,62 @@ class Daemon:
             transport.close()
             outbox.close()
 
-    def _keys(self) -> tuple[bytes, list[bytes]]:
-        """The sender's key and each meter's, decrypting only the keystores needed."""
+    def _keys(self) -> tuple[bytes, dict[int, bytes]]:
+        """The sender's key and each meter's, decrypting only the keystores needed.
+
+        A meter whose keystore is missing, unreadable, too open or undecryptable is
+        parked; the sender's is needed by all, so its failure stops the daemon."""
         names: list[str | int] = ["sender"] + [meter.id for meter in self.settings.meters]
         refs = [self.settings.sender] + [meter.key for meter in self.settings.meters]
         missing = [(name, ref) for name, ref in zip(names, refs, strict=True) if name not in self._given_keys]
-        loaded = dict(zip([name for name, _ in missing], load_keys([ref for _, ref in missing]), strict=True))
-        keys = [self._given_keys[name] if name in self._given_keys else loaded[name].private_key for name in names]
-        return keys[0], keys[1:]
+        loaded: dict[str | int, LoadedKey | KeystoreError] = dict(zip(
+            [name for name, _ in missing], load_keys_each([ref for _, ref in missing], require_private=True),
+            strict=True))
+        keys: dict[str | int, bytes] = {}
+        for name in names:
+            if name in self._given_keys:
+                keys[name] = self._given_keys[name]
+                continue
+            result = loaded[name]
+            if isinstance(result, LoadedKey):
+                keys[name] = result.private_key
+            elif name == "sender":
+                raise result
+            else:
+                assert isinstance(name, int)
+                self._park(name, "key", result.user_message)
+        return keys["sender"], {name: key for name, key in keys.items() if isinstance(name, int)}
+
+    def _park(self, meter_id: int, reason: str, message: str) -> None:
+        """Takes one meter out of service, alone; its neighbours go on."""
+        self.parked[meter_id] = message
+        for poller in self.pollers:
+            if poller.meter_id == meter_id:
+                poller.parked = message
+        self.metrics.meter_parked.labels(meter_id, reason).set(1)
+        self.log.error("meter.parked", meter_id=meter_id, reason=reason, error=message,
+                       detail="this meter is not read or signed until fixed and restarted; the others go on")
+
+    def _crashed(self, meter_id: int, message: str) -> None:
+        self._park(meter_id, "adapter", f"its poller crashed: {message}")
+
+    def _all_parked(self) -> None:
+        """With every configured meter parked there is nothing to do: a configuration error."""
+        if self.settings.meters and all(meter.id in self.parked for meter in self.settings.meters):
+            reasons = "; ".join(f"meter {m}: {why}" for m, why in sorted(self.parked.items()))
+            raise ConfigError(f"every meter is parked: {reasons}")
+
+    def _private_outbox(self, path) -> None:
+        """The outbox holds signed readings: owner-only, like the keys."""
+        for suffix in ("", "-wal", "-shm"):
+            file = path.with_name(path.name + suffix)
+            try:
+                mode = stat.S_IMODE(file.stat().st_mode)
+            except OSError:
+                continue
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                os.chmod(file, 0o600)
+                self.log.warning("outbox.permissions_tightened", file=str(file), was=f"{mode:04o}", now="0600")
 
     # ------------------------------------------------------------------ start-up checks
 
@@ -213,6 +312,10 @@ class Daemon:
 
     def _check_deployment(self, ledger: LedgerClient) -> None:
         ledger.verify()
+        self._check_meters(ledger)
+        self._all_parked()
+
+    def _check_meters(self, ledger: LedgerClient) -> None:
         for poller in self.pollers:
             on_chain = ledger.meter(poller.meter_id)
             if not on_chain.registered:
@@ -220,10 +323,13 @@ class Daemon:
                                  detail="its readings will be rejected as UnknownMeter until it is registered")
                 poller.adopt_chain_state(on_chain)
                 continue
+            if poller.parked is not None:
+                continue
             if on_chain.signer != poller.signer.address:
-                raise DeploymentMismatch(
-                    f"meter {poller.meter_id} is registered with signer {on_chain.signer}, but its keystore holds "
-                    f"the key of {poller.signer.address}: wrong keystore for this meter")
+                self._park(poller.meter_id, "wrong_signer",
+                           f"meter {poller.meter_id} is registered with signer {on_chain.signer}, but its keystore "
+                           f"holds the key of {poller.signer.address}: wrong keystore for this meter")
+                continue
             if not on_chain.active:
                 self.log.warning("meter.revoked", meter_id=poller.meter_id,
                                  detail="its readings will be rejected as MeterRevoked")
@@ -238,6 +344,7 @@ class Daemon:
                          retry_in_s=delay)
         if backoff.failures >= limit:
             raise GaveUp(f"giving up after {backoff.failures} failures in a row ({stage}); last error: {message}")
+        notify("WATCHDOG=1")
         self._stop.wait(delay)
 
     # ------------------------------------------------------------------ submitting
@@ -267,21 +374,43 @@ class Daemon:
         """Runs until stopped; returns whether the deployment was verified."""
         poll = self.settings.chain.poll_interval_s
         while not self._stop.is_set():
+            notify("WATCHDOG=1")
             try:
+                self._check_storage(outbox)
                 if not verified:
                     self._check_deployment(ledger)
                     verified = True
                     outbox.set_meta(VERIFIED_KEY, f"{ledger.domain.chain_id}:{ledger.address}")
                     self.log.info("chain.verified")
                 submitter.tick()
+                if self._unfunded:
+                    self._unfunded = False
+                    self._next_unfunded_log = 0.0
+                    self.metrics.sender_unfunded.set(0)
+                    self.log.info("sender.funded", sender=ledger.transport.sender)
                 self._run_keepers(keepers)
                 self._prune(outbox)
-            except (ConfigError, GaveUp):
+                self._check_foreign(ledger, outbox)
+            except (ConfigError, GaveUp, StorageError):
                 raise
+            except SenderUnfunded as exc:
+                # Restarting cannot fund the sender: say so now and then, keep reading meters.
+                self._unfunded = True
+                self.metrics.sender_unfunded.set(1)
+                if time.time() >= self._next_unfunded_log:
+                    self._next_unfunded_log = time.time() + UNFUNDED_RETRY_S * 10
+                    self.log.error("sender.unfunded", error=exc.user_message,
+                                   detail="meters are still read into the outbox; sending resumes once funded")
+                    notify(f"STATUS=sender unfunded: {exc.user_message[:200]}")
+                backoff.succeeded()
+                self._stop.wait(min(UNFUNDED_RETRY_S, max(poll, 1.0)))
+                continue
             except TransportError as exc:
                 self._failed(backoff, exc, "submit")
                 continue
-            except Exception as exc:  # a bug or a disk error: count it like a failure, keep its trace
+            except Exception as exc:  # a bug: count it like a failure, keep its trace
+                if outbox.fault is not None:
+                    raise StorageError(outbox.fault) from None
                 self.log.exception("submit.unexpected_error")
                 self._failed(backoff, exc, "submit")
                 continue
@@ -289,6 +418,51 @@ class Daemon:
             self.metrics.consecutive_failures.set(0)
             self._stop.wait(poll)
         return verified
+
+    def _check_storage(self, outbox: Outbox) -> None:
+        """Stops the daemon on the outbox's first write error; runs quick_check on schedule."""
+        if outbox.fault is not None:
+            self.metrics.storage_ok.set(0)
+            raise StorageError(outbox.fault)
+        now = time.time()
+        if now < self._next_quick_check:
+            return
+        self._next_quick_check = now + QUICK_CHECK_EVERY_S
+        findings = outbox.quick_check()
+        if findings:
+            self.metrics.storage_ok.set(0)
+            outbox.fault = (f"outbox {outbox.path} fails PRAGMA quick_check: {'; '.join(findings[:5])} (the daemon "
+                            "moves it aside and starts a new outbox from the chain's state at its next start)")
+            raise StorageError(outbox.fault)
+        self.log.debug("outbox.quick_check_ok")
+
+    def _check_foreign(self, ledger: LedgerClient, outbox: Outbox) -> None:
+        """Compares each meter's newest on-chain reading with what this gateway signed:
+        a reading there that is not ours means another gateway signs for this meter."""
+        now = time.time()
+        if now < self._next_foreign_check:
+            return
+        self._next_foreign_check = now + FOREIGN_CHECK_EVERY_S
+        for poller in self.pollers:
+            if poller.parked is not None:
+                continue
+            on_chain = ledger.meter(poller.meter_id)
+            if not on_chain.registered or on_chain.last_seq == 0:
+                continue
+            ours = outbox.reading(poller.meter_id, on_chain.last_seq)
+            newest = outbox.last_reading(poller.meter_id)
+            if ours is None:
+                foreign = newest is not None and on_chain.last_seq > newest.seq
+            else:
+                foreign = (ours.timestamp, ours.import_wh, ours.export_wh) != (
+                    on_chain.last_timestamp, on_chain.import_wh, on_chain.export_wh)
+            self.metrics.meter_foreign_readings.labels(poller.meter_id).set(1 if foreign else 0)
+            if foreign:
+                self.log.error("meter.foreign_readings", meter_id=poller.meter_id, chain_seq=on_chain.last_seq,
+                               chain_timestamp=on_chain.last_timestamp, chain_import_wh=on_chain.import_wh,
+                               chain_export_wh=on_chain.export_wh, our_seq=newest.seq if newest else None,
+                               detail="the ledger holds a reading of this meter that this gateway did not sign: "
+                                      "another gateway has its key (two gateways for one meter); stop one")
 
     def _drain(self, outbox: Outbox, submitter: Submitter) -> None:
         """On stop: send what is pending now and wait (bounded) until nothing is unmined."""

@@ -29,3 +29,21 @@ class DeploymentMismatch(ConfigError):
 
 class GaveUp(OracleError):
     """Too many failures in a row; exit non-zero so the supervisor restarts us."""
+
+
+class StorageError(OracleError):
+    """The outbox cannot be written or read back (disk full, I/O error, corrupt pages).
+
+    Exit code 3: the daemon stops reading meters into a store it cannot write and exits;
+    the supervisor restarts it with backoff, and it goes on once the store is writable.
+    """
+
+    exit_code = 3
+
+
+class SenderUnfunded(OracleError):
+    """The sender cannot pay for gas; says the address to fund and the amount needed.
+
+    Not fatal: the daemon keeps reading meters into the outbox and checks the balance
+    again now and then (a restart could not help, so it never exits for this).
+    """

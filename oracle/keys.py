@@ -45,6 +45,10 @@ def read_passphrase(ref: KeyRef) -> str:
         return text.rstrip("\r\n")
     variable = ref.passphrase_env or DEFAULT_PASSPHRASE_ENV
     value = os.environ.get(variable)
+    if value is None and ref.passphrase_env is None:
+        credential = credential_passphrase_file()
+        if credential is not None:
+            return credential.read_text().rstrip("\r\n")
     if value is None:
         raise KeystoreError(
             f"no passphrase for {ref.keystore}: set passphrase_file or the environment variable {variable}"
@@ -52,8 +56,44 @@ def read_passphrase(ref: KeyRef) -> str:
     return value
 
 
+#: The credential the systemd unit passes with ``LoadCredential=passphrase:...``.
+CREDENTIAL_NAME = "passphrase"
+
+
+def credential_passphrase_file() -> Path | None:
+    """$CREDENTIALS_DIRECTORY/passphrase when systemd handed one over (LoadCredential=)."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return None
+    path = Path(directory) / CREDENTIAL_NAME
+    return path if path.is_file() else None
+
+
 def passphrase_file_is_private(path: Path) -> bool:
     return not stat.S_IMODE(path.stat().st_mode) & (stat.S_IRWXG | stat.S_IRWXO)
+
+
+def secret_files(ref: KeyRef) -> list[Path]:
+    """The files holding `ref`'s secret: its keystore and its passphrase file, if any."""
+    files = [ref.keystore]
+    if ref.passphrase_file is not None:
+        files.append(ref.passphrase_file)
+    return files
+
+
+def check_private(ref: KeyRef) -> None:
+    """Refuses a keystore or passphrase file that anyone but its owner may read or write."""
+    for path in secret_files(ref):
+        try:
+            private = passphrase_file_is_private(path)
+        except OSError as exc:
+            raise KeystoreError(f"cannot read {path}: {exc.strerror}") from None
+        if not private:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            raise KeystoreError(
+                f"{path} is readable or writable by group or others (mode {mode:04o}): refusing to use a secret "
+                f"others can read; run: chmod 600 {path} (owned by the daemon's user), or pass the passphrase "
+                "with systemd's LoadCredential=")
 
 
 def _read_keystore(path: Path) -> dict:
@@ -82,9 +122,29 @@ def _decrypt(document: dict, passphrase: str) -> bytes:
 
 def load_keys(refs: list[KeyRef]) -> list[LoadedKey]:
     """Decrypts every keystore; raises KeystoreError naming the file that failed."""
-    documents = [_read_keystore(ref.keystore) for ref in refs]
-    passphrases = [read_passphrase(ref) for ref in refs]
-    expensive = [i for i, doc in enumerate(documents) if _kdf_bytes(doc) > IN_PROCESS_KDF_BYTES]
+    loaded = load_keys_each(refs)
+    for key in loaded:
+        if isinstance(key, KeystoreError):
+            raise key
+    return [key for key in loaded if isinstance(key, LoadedKey)]
+
+
+def load_keys_each(refs: list[KeyRef], require_private: bool = False) -> list[LoadedKey | KeystoreError]:
+    """Decrypts every keystore it can: one bad key is returned as its KeystoreError, in its place,
+    so one wrong meter key does not keep the others from starting."""
+    results: dict[int, LoadedKey | KeystoreError] = {}
+    documents: dict[int, dict] = {}
+    passphrases: dict[int, str] = {}
+    for i, ref in enumerate(refs):
+        try:
+            if require_private:
+                check_private(ref)
+            document = _read_keystore(ref.keystore)
+            passphrases[i] = read_passphrase(ref)
+            documents[i] = document
+        except KeystoreError as exc:
+            results[i] = exc
+    expensive = [i for i, doc in documents.items() if _kdf_bytes(doc) > IN_PROCESS_KDF_BYTES]
     secrets: dict[int, bytes | Exception] = {}
     if expensive:
         # spawn, not fork: the caller may already run threads (in-process demo gateways).
@@ -96,20 +156,23 @@ def load_keys(refs: list[KeyRef]) -> list[LoadedKey]:
                     secrets[i] = future.result()
                 except Exception as exc:  # reported below with the file name
                     secrets[i] = exc
-    loaded = []
-    for i, ref in enumerate(refs):
+    for i in documents:
+        ref = refs[i]
         try:
             secret = secrets[i] if i in secrets else _decrypt(documents[i], passphrases[i])
         except Exception as exc:
             secret = exc
         if isinstance(secret, Exception):
-            raise KeystoreError(f"cannot decrypt keystore {ref.keystore}: wrong passphrase? ({secret})")
+            results[i] = KeystoreError(f"cannot decrypt keystore {ref.keystore}: wrong passphrase? ({secret})")
+            continue
         address = Account.from_key(secret).address
         recorded = documents[i].get("address")
         if recorded and recorded.lower().removeprefix("0x") != address[2:].lower():
-            raise KeystoreError(f"keystore {ref.keystore} says address 0x{recorded} but holds the key of {address}")
-        loaded.append(LoadedKey(address, secret, ref.keystore))
-    return loaded
+            results[i] = KeystoreError(
+                f"keystore {ref.keystore} says address 0x{recorded} but holds the key of {address}")
+            continue
+        results[i] = LoadedKey(address, secret, ref.keystore)
+    return [results[i] for i in range(len(refs))]
 
 
 def write_keystore(path: Path, private_key: bytes, passphrase: str, scrypt_n: int = STANDARD_SCRYPT_N) -> str:

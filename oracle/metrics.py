@@ -24,7 +24,7 @@ class Metrics:
         self.readings_confirmed = Counter("energo_oracle_readings_confirmed",
                                           "Readings applied on-chain with enough confirmations", registry=r)
         self.readings_rejected = Counter("energo_oracle_readings_rejected", "Readings the ledger rejected",
-                                         ["reason"], registry=r)
+                                         ["meter", "reason"], registry=r)
         self.batches = Counter("energo_oracle_batches", "Batch transactions by final state", ["state"], registry=r)
         self.keeper_runs = Counter("energo_oracle_keeper_runs", "Keeper work by task and result",
                                    ["task", "result"], registry=r)
@@ -34,6 +34,31 @@ class Metrics:
         self.chain_head = Gauge("energo_oracle_chain_head", "Newest block number seen", registry=r)
         self.consecutive_failures = Gauge("energo_oracle_consecutive_failures",
                                           "Submission failures in a row (the daemon exits at the limit)", registry=r)
+        # Per meter: a dead meter shows up on its own, not averaged into the gateway.
+        self.meter_last_read = Gauge("energo_oracle_meter_last_read_timestamp_seconds",
+                                     "Wall time of the meter's last successful read", ["meter"], registry=r)
+        self.meter_last_signed = Gauge("energo_oracle_meter_last_signed_timestamp_seconds",
+                                       "Timestamp of the meter's newest signed reading", ["meter"], registry=r)
+        self.meter_last_confirmed = Gauge("energo_oracle_meter_last_confirmed_timestamp_seconds",
+                                          "Timestamp of the meter's newest confirmed reading", ["meter"], registry=r)
+        self.meter_age = Gauge("energo_oracle_meter_last_confirmed_reading_age_seconds",
+                               "Seconds since the meter's newest confirmed reading was taken (since the daemon "
+                               "started when none is confirmed yet)", ["meter"], registry=r)
+        self.meter_parked = Gauge("energo_oracle_meter_parked",
+                                  "1 while the meter is parked (bad key, configuration or adapter)",
+                                  ["meter", "reason"], registry=r)
+        self.meter_foreign_readings = Gauge("energo_oracle_meter_foreign_readings",
+                                            "1 when the chain holds readings of this meter that this gateway did "
+                                            "not sign (another gateway signs for it)", ["meter"], registry=r)
+        self.sender_balance = Gauge("energo_oracle_sender_balance_wei", "The sender's balance", registry=r)
+        self.sender_unfunded = Gauge("energo_oracle_sender_unfunded",
+                                     "1 while the sender cannot pay for a batch", registry=r)
+        self.pending_nonces = Gauge("energo_oracle_pending_transactions",
+                                    "Batch transactions signed and not yet mined (pending nonces)", registry=r)
+        self.storage_ok = Gauge("energo_oracle_outbox_ok", "1 while the outbox is writable and passes quick_check",
+                                registry=r)
+        self.clock_skew = Gauge("energo_oracle_clock_skew_seconds",
+                                "Gateway clock minus the chain head's timestamp", registry=r)
         self._server: WSGIServer | None = None
 
     def watch_backlog(self, backlog: Callable[[], int], last_confirmed: Callable[[], float | None],
@@ -46,6 +71,16 @@ class Metrics:
             return float("nan") if newest is None else max(0.0, clock() - newest)
 
         self.last_confirmed_age.set_function(age)
+
+    def watch_meter_age(self, meter_id: int, last_confirmed: Callable[[], float | None], since: float,
+                        clock: Callable[[], float] = time.time) -> None:
+        """The meter's age on each scrape; counts from `since` (the start) while nothing is confirmed."""
+        def age() -> float:
+            newest = last_confirmed()
+            return max(0.0, clock() - (since if newest is None else newest))
+
+        self.meter_age.labels(meter_id).set_function(age)
+        self.meter_last_confirmed.labels(meter_id).set_function(lambda: last_confirmed() or float("nan"))
 
     def serve(self, host: str, port: int) -> int:
         """Starts the /metrics endpoint; returns the port (useful with port 0)."""

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from energo.readings import SignedReading
+from oracle.errors import StorageError
 
 SCHEMA_VERSION = 1
 _SCHEMA = """
@@ -107,6 +108,8 @@ class Settlement:
 class Outbox:
     def __init__(self, path: Path | str, read_only: bool = False):
         self.path = Path(path)
+        #: The first write or read error; set once, the outbox then refuses every write.
+        self.fault: str | None = None
         if read_only:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
         else:
@@ -134,18 +137,51 @@ class Outbox:
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            self._writable()
             try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            else:
-                self._db.execute("COMMIT")
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self._db
+                except BaseException:
+                    if self._db.in_transaction:  # SQLite may have rolled back already (disk full)
+                        self._db.execute("ROLLBACK")
+                    raise
+                else:
+                    self._db.execute("COMMIT")
+            except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+                raise  # our mistake (a duplicate key, a closed outbox), not the store's
+            except sqlite3.Error as exc:
+                raise self._storage_fault("write", exc) from exc
 
     def _query(self, sql: str, args: Iterable = ()) -> list[tuple]:
         with self._lock:
-            return self._db.execute(sql, tuple(args)).fetchall()
+            try:
+                return self._db.execute(sql, tuple(args)).fetchall()
+            except (sqlite3.IntegrityError, sqlite3.ProgrammingError):
+                raise
+            except sqlite3.DatabaseError as exc:
+                raise self._storage_fault("read", exc) from exc
+
+    def _writable(self) -> None:
+        if self.fault is not None:
+            raise StorageError(self.fault)
+
+    def _storage_fault(self, action: str, exc: sqlite3.Error) -> StorageError:
+        """Remembers the first fault: after it no write is tried (the daemon stops and exits)."""
+        message = f"outbox {self.path}: cannot {action}: {exc} ({explain_sqlite_error(exc, self.path)})"
+        if self.fault is None:
+            self.fault = message
+        return StorageError(message)
+
+    def quick_check(self) -> list[str]:
+        """``PRAGMA quick_check``: [] when the file is sound, else SQLite's findings."""
+        with self._lock:
+            try:
+                rows = self._db.execute("PRAGMA quick_check").fetchall()
+            except sqlite3.DatabaseError as exc:
+                return [str(exc)]
+        findings = [str(row[0]) for row in rows]
+        return [] if findings == ["ok"] else findings
 
     def close(self) -> None:
         with self._lock:
@@ -167,6 +203,10 @@ class Outbox:
     def last_reading(self, meter_id: int) -> StoredReading | None:
         rows = self._query(f"SELECT {_READING_COLUMNS} FROM readings WHERE meter_id = ? ORDER BY seq DESC LIMIT 1",
                            (meter_id,))
+        return _reading(rows[0]) if rows else None
+
+    def reading(self, meter_id: int, seq: int) -> StoredReading | None:
+        rows = self._query(f"SELECT {_READING_COLUMNS} FROM readings WHERE meter_id = ? AND seq = ?", (meter_id, seq))
         return _reading(rows[0]) if rows else None
 
     def append(self, signed: SignedReading, now: float | None = None) -> None:
@@ -209,6 +249,11 @@ class Outbox:
             f"SELECT {_READING_COLUMNS} FROM readings r WHERE status = 'confirmed' AND seq = "
             "(SELECT max(seq) FROM readings WHERE meter_id = r.meter_id AND status = 'confirmed')")
         return {row[0]: _reading(row) for row in rows}
+
+    def last_confirmed_timestamp_of(self, meter_id: int) -> int | None:
+        rows = self._query("SELECT timestamp FROM readings WHERE meter_id = ? AND status = 'confirmed'"
+                           " ORDER BY seq DESC LIMIT 1", (meter_id,))
+        return rows[0][0] if rows else None
 
     def last_confirmed_timestamp(self) -> int | None:
         return self._query("SELECT max(timestamp) FROM readings WHERE status = 'confirmed'")[0][0]
@@ -292,6 +337,88 @@ class Outbox:
     def batch_keys(self, batch_id: int) -> list[tuple[int, int]]:
         return [tuple(row) for row in self._query(
             "SELECT meter_id, seq FROM readings WHERE batch_id = ? ORDER BY rowid", (batch_id,))]
+
+
+def open_outbox(path: Path | str, log) -> Outbox:
+    """Opens the outbox after ``PRAGMA quick_check``; a corrupt file is moved aside.
+
+    The readings still readable from a corrupt file that were not yet confirmed are
+    copied into the new outbox (sending one twice is harmless: AlreadyApplied); the
+    meters' baselines then come from the chain, as after a lost outbox.
+    Raises StorageError when the store cannot be used at all (disk full, I/O error).
+    """
+    path = Path(path)
+    problem: str | None = None
+    try:
+        outbox = Outbox(path)
+    except sqlite3.DatabaseError as exc:
+        if not _looks_corrupt(exc):
+            raise StorageError(f"outbox {path}: cannot open: {exc} ({explain_sqlite_error(exc, path)})") from None
+        problem = str(exc)
+    else:
+        findings = outbox.quick_check()
+        if not findings:
+            return outbox
+        outbox.close()
+        problem = "; ".join(findings[:5])
+    quarantine = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    salvaged = _salvage(path)
+    for suffix in ("", "-wal", "-shm"):
+        source = path.with_name(path.name + suffix)
+        if source.exists():
+            source.rename(quarantine.with_name(quarantine.name + suffix))
+    outbox = Outbox(path)
+    for row in salvaged:
+        with outbox._transaction() as db:
+            db.execute(f"INSERT OR IGNORE INTO readings ({_READING_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?)",
+                       row[:7] + row[8:])
+    log.error("outbox.corrupt", outbox=str(path), moved_to=str(quarantine), findings=problem,
+              readings_salvaged=len(salvaged),
+              detail="started a new outbox; unconfirmed readings that could be read are sent again, the meters "
+                     "continue from the chain's state")
+    return outbox
+
+
+def _looks_corrupt(exc: sqlite3.Error) -> bool:
+    text = str(exc).lower()
+    return "malformed" in text or "not a database" in text or "corrupt" in text
+
+
+def _salvage(path: Path) -> list[tuple]:
+    """Unconfirmed readings still readable from a corrupt outbox (row by row, best effort)."""
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return []
+    rows: list[tuple] = []
+    try:
+        rows = db.execute(f"SELECT {_READING_COLUMNS} FROM readings WHERE status IN ('pending', 'batched')"
+                          " ORDER BY rowid").fetchall()
+    except sqlite3.DatabaseError:
+        try:  # the index may be what is broken: walk the table itself
+            for row in db.execute(f"SELECT {_READING_COLUMNS} FROM readings NOT INDEXED ORDER BY rowid"):
+                if row[7] in ("pending", "batched"):
+                    rows.append(row)
+        except sqlite3.DatabaseError:
+            pass
+    finally:
+        db.close()
+    return rows
+
+
+def explain_sqlite_error(exc: sqlite3.Error, path: Path) -> str:
+    """What the operator should do about a SQLite error on the outbox."""
+    text = str(exc).lower()
+    if "full" in text:
+        return f"the filesystem holding {path.parent} is full: free space there; the daemon goes on after a restart"
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return ("the file is corrupt: the daemon moves it aside and starts a new outbox from the chain's state at its "
+                "next start (runbook: docs/gateway-install.md, 'Outbox corruption')")
+    if "i/o" in text or "disk" in text:
+        return f"an I/O error on the device holding {path}: check the storage (dmesg, SMART) before restarting"
+    if "readonly" in text or "read-only" in text or "permission" in text:
+        return f"{path} is not writable by this user"
+    return "the outbox cannot be used until this is fixed"
 
 
 _READING_COLUMNS = ("meter_id, seq, timestamp, import_wh, export_wh, state_of_charge_wh, record, status,"

@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from energo.readings import UINT32_MAX, MeterReading, ReadingSigner
+from oracle.errors import StorageError
 from oracle.ledger import OnChainMeter
 from oracle.meters.base import Clock, Meter, MeterReadError, Registers
 from oracle.metrics import Metrics
@@ -54,6 +55,8 @@ class MeterPoller:
         self.interval_s = interval_s
         self._lock = threading.Lock()
         self.retry_soon = False
+        #: Why this meter is parked (not read, not signed), or None.
+        self.parked: str | None = None
         last = outbox.last_reading(meter_id)
         self.baseline: Baseline | None = (
             Baseline(last.seq, last.timestamp, last.import_wh, last.export_wh) if last else None
@@ -90,6 +93,10 @@ class MeterPoller:
     def poll_once(self) -> MeterReading | None:
         """One unit of work: returns the stored reading, or None (logged why)."""
         self.retry_soon = False
+        if self.outbox.fault is not None or self.parked is not None:
+            # Never read into a store that cannot be written (the daemon is stopping),
+            # nor for a parked meter.
+            return None
         if not self.ready:
             self.log.info("meter.waiting_for_chain_state")
             self.retry_soon = True
@@ -103,6 +110,7 @@ class MeterPoller:
             self._refuse("adapter_error", detail=f"{type(exc).__name__}: {exc}")
             return None
         self.metrics.readings_read.labels(self.meter_id).inc()
+        self.metrics.meter_last_read.labels(self.meter_id).set(time.time())
         if self.kind == "household" and registers.state_of_charge_wh:
             registers = Registers(registers.import_wh, registers.export_wh, 0)
         with self._lock:
@@ -131,19 +139,36 @@ class MeterPoller:
         reading = MeterReading(self.meter_id, last.seq + 1, timestamp, registers.import_wh, registers.export_wh,
                                registers.state_of_charge_wh)
         signed = self.signer.sign(reading)
-        self.outbox.append(signed, now=time.time())
+        try:
+            self.outbox.append(signed, now=time.time())
+        except StorageError as exc:
+            # Not stored, so never sent: the meter's registers only go up, and the next
+            # reading after the restart covers this one.
+            self.log.error("meter.store_failed", seq=reading.seq, error=exc.user_message)
+            return None
         self.baseline = Baseline(reading.seq, timestamp, reading.import_wh, reading.export_wh)
         self.metrics.readings_signed.labels(self.meter_id).inc()
+        self.metrics.meter_last_signed.labels(self.meter_id).set(timestamp)
         self.log.info("reading.stored", seq=reading.seq, timestamp=timestamp, import_wh=reading.import_wh,
                       export_wh=reading.export_wh, state_of_charge_wh=reading.state_of_charge_wh)
         return reading
 
-    def run(self, stop: threading.Event) -> None:
-        next_due = time.monotonic()
-        while not stop.is_set():
-            self.poll_once()
-            next_due += min(self.interval_s, RETRY_S) if self.retry_soon else self.interval_s
-            # A slow meter must not make the loop race to catch up.
-            next_due = max(next_due, time.monotonic())
-            stop.wait(next_due - time.monotonic())
-        self.meter.close()
+    def run(self, stop: threading.Event, on_crash=None) -> None:
+        """Polls until `stop`; an unexpected error parks this meter alone (``on_crash``)."""
+        try:
+            next_due = time.monotonic()
+            while not stop.is_set():
+                self.poll_once()
+                next_due += min(self.interval_s, RETRY_S) if self.retry_soon else self.interval_s
+                # A slow meter must not make the loop race to catch up.
+                next_due = max(next_due, time.monotonic())
+                stop.wait(next_due - time.monotonic())
+        except Exception as exc:
+            if on_crash is None:
+                raise
+            on_crash(self.meter_id, f"{type(exc).__name__}: {exc}")
+        finally:
+            try:
+                self.meter.close()
+            except Exception as exc:
+                self.log.warning("meter.close_failed", error=f"{type(exc).__name__}: {exc}")

@@ -20,6 +20,7 @@ import time
 
 from energo.readings import decode_reading_events
 from oracle.config import BatchSettings, ChainSettings
+from oracle.errors import SenderUnfunded
 from oracle.ledger import LedgerClient, submit_readings_calldata
 from oracle.metrics import Metrics
 from oracle.outbox import Batch, Outbox, Settlement
@@ -32,6 +33,20 @@ class BatchReverted(TransportError):
 
 class BatchWouldRevert(TransportError):
     """The gas estimate says the batch would revert as a whole."""
+
+
+#: Node messages that mean the sender cannot pay (geth/anvil estimate and send, Janus).
+_UNFUNDED = ("exceeds allowance", "insufficient funds", "insufficient balance", "not enough balance")
+#: Gas a batch needs at most per reading and per transaction, for the "fund with" figure
+#: (docs/ledger.md measures about 33,000 per reading at a batch of 50).
+_GAS_PER_READING = 40_000
+_GAS_PER_BATCH = 60_000
+#: The sender's balance is read for the metric this often.
+BALANCE_EVERY_S = 30.0
+
+
+def _unfunded_message(message: str) -> bool:
+    return any(marker in message.lower() for marker in _UNFUNDED)
 
 
 class Submitter:
@@ -58,6 +73,7 @@ class Submitter:
         self._rebroadcast_all = True
         # Readings per batch that fit the transport's gas cap (max_tx_gas), once a batch did not.
         self._gas_cap_readings: int | None = None
+        self._next_balance = 0.0
         self.transport.restore([b.envelope for b in outbox.open_batches() if b.status in ("prepared", "sent")])
 
     # ------------------------------------------------------------------ one pass
@@ -67,10 +83,47 @@ class Submitter:
         self.metrics.chain_head.set(head)
         self._track(head)
         self._rebroadcast_all = False
+        self._watch_balance()
         self._send_new(draining)
+        self.metrics.pending_nonces.set(self.in_flight())
 
     def in_flight(self) -> int:
         return sum(1 for b in self.outbox.open_batches() if b.status in ("prepared", "sent"))
+
+    # ------------------------------------------------------------------ the sender's coins
+
+    def balance(self) -> int | None:
+        """The sender's balance in the chain's smallest unit, if the transport can tell."""
+        read = getattr(self.transport, "balance", None)
+        if read is None:
+            return None
+        return int(read())
+
+    def _watch_balance(self) -> None:
+        now = self.now()
+        if now < self._next_balance:
+            return
+        self._next_balance = now + BALANCE_EVERY_S
+        balance = self.balance()
+        if balance is not None:
+            self.metrics.sender_balance.set(balance)
+
+    def unfunded(self, readings: int, node_message: str) -> SenderUnfunded:
+        """The operator's version of "gas required exceeds allowance: 0": who to fund, with how much."""
+        gas = int((_GAS_PER_BATCH + _GAS_PER_READING * readings) * self.chain.gas_margin)
+        needed = gas * self.chain.gas_price_wei
+        try:
+            balance = self.balance()
+        except TransportError:
+            balance = None
+        if balance is not None:
+            self.metrics.sender_balance.set(balance)
+        has = "an unknown balance" if balance is None else f"{balance} wei ({balance / 1e18:.6f} coins)"
+        return SenderUnfunded(
+            f"the sender {self.transport.sender} cannot pay for gas: it has {has}, and a batch of {readings} readings "
+            f"needs up to {needed} wei ({needed / 1e18:.6f} coins: {gas} gas at {self.chain.gas_price_wei} wei). "
+            f"Fund {self.transport.sender} with at least that (a day of batches: ~100 times more). "
+            f"The node said: {node_message}")
 
     # ------------------------------------------------------------------ tracking
 
@@ -142,7 +195,7 @@ class Submitter:
                 reason = event.reason.solidity_name
                 settlements.append(Settlement(event.meter_id, event.seq, "rejected", reason))
                 rejected[reason] = rejected.get(reason, 0) + 1
-                self.metrics.readings_rejected.labels(reason).inc()
+                self.metrics.readings_rejected.labels(event.meter_id, reason).inc()
                 log.warning("reading.rejected", meter_id=event.meter_id, seq=event.seq, reason=reason)
         returned = self.outbox.settle_batch(batch.id, settlements, self.now())
         self.metrics.readings_confirmed.inc(accepted + already)
@@ -185,6 +238,8 @@ class Submitter:
                              readings_per_batch=self._gas_cap_readings)
             return self._send(readings[: self._gas_cap_readings])
         except CallReverted as exc:
+            if _unfunded_message(exc.user_message):
+                raise self.unfunded(len(readings), exc.user_message) from None
             raise BatchWouldRevert(
                 f"a batch of {len(readings)} readings would revert as a whole: {exc.user_message}") from None
         try:
@@ -197,7 +252,12 @@ class Submitter:
             raise
         log = self.log.bind(batch_id=batch_id, tx_hash=prepared.tx_id)
         # A failure here leaves the batch 'prepared': the next pass broadcasts it again.
-        result = self.transport.broadcast(prepared.envelope)
+        try:
+            result = self.transport.broadcast(prepared.envelope)
+        except TransportError as exc:
+            if _unfunded_message(exc.user_message):
+                raise self.unfunded(len(readings), exc.user_message) from None
+            raise
         if result is Broadcast.STALE:
             returned = self.outbox.abandon_batch(batch_id, "stale at first broadcast")
             self.transport.release(prepared.envelope)

@@ -137,6 +137,10 @@ class EvmTransport(Transport):
     def head(self) -> int:
         return self._quantity("eth_blockNumber", [])
 
+    def balance(self) -> int:
+        """The sender's balance in wei (the gateway's balance metric and its "fund me" message)."""
+        return self._quantity("eth_getBalance", [self.sender, "latest"])
+
     def code(self, address: str) -> bytes:
         return _hex_bytes(self._query("eth_getCode", [to_checksum_address(address), "latest"]))
 
