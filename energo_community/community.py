@@ -29,15 +29,17 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 
+from web3.types import RPCEndpoint
+
 from energo.constants import TSL
 from energo.facts import MARKET_CONTRACTS
-from energo.tx import Sender
+from energo.tx import Sender, contract_at
 from energo_community.agents import interval_rng
-from energo_community.chainlog import ChainLog, DemoError
+from energo_community.chainlog import ChainLog, DemoError, node_request
+from energo_community.contracts import lean
 from energo_community.gateways import Gateway, build_gateways
 from energo_community.members import BATTERY_METER_ID, Household, build_households
 from energo_community.options import SETUP_LEAD_S, CommunityOptions
-from energo_community.rpc import Codec, Rpc
 from energo_community.trading import MarketDesk
 from energo_deploy import DeployConfig, Web3Backend, deploy
 from energo_deploy.localchain import ROOT, Anvil
@@ -100,7 +102,14 @@ class Community:
         (out / "anvil.log").unlink(missing_ok=True)
         self.anvil.start()
         self.w3 = w3 = self.anvil.web3()
-        self.rpc = Rpc(w3)
+        # The demo makes some ten thousand calls a day. Its chain is local and known: no ENS
+        # names to resolve, and its chain id never changes, so web3.py's per-request ENS and
+        # chain-id validation middleware are left out and the chain id is asked for once.
+        w3.middleware_onion.remove("ens_name_to_address")
+        w3.middleware_onion.remove("validation")
+        w3.middleware_onion.remove("gas_price_strategy")
+        w3.provider.cache_allowed_requests = True
+        w3.provider.cacheable_requests = {RPCEndpoint("eth_chainId")}
         self.say(f"local chain: anvil (pid {self.anvil.process.pid}) at {self.anvil.url}, chain id {w3.eth.chain_id}")
         self._rpc("anvil_setBlockTimestampInterval", [0])
         self._move_chain_to(opts.interval_start(0) - SETUP_LEAD_S)
@@ -116,8 +125,8 @@ class Community:
 
         self._move_chain_to(opts.interval_start(0))
         self.interval_blocks.append(w3.eth.block_number)
-        self.chainlog = ChainLog(self.rpc, {"SharedBattery": self.battery, "MeterLedger": self.ledger,
-                                            "Market": self.market, "TslToken": self.tsl})
+        self.chainlog = ChainLog(w3, {"SharedBattery": self.battery, "MeterLedger": self.ledger,
+                                  "Market": self.market, "TslToken": self.tsl})
         self._accepted: dict[int, int] = {}
         self._seen = 0
         self._fed_trades = 0
@@ -130,10 +139,7 @@ class Community:
         return self
 
     def _rpc(self, method: str, params: list):
-        response = self.w3.provider.make_request(method, params)
-        if "error" in response:
-            raise DemoError(f"{method} failed: {response['error']}")
-        return response.get("result")
+        return node_request(self.w3, method, params)
 
     def _move_chain_to(self, timestamp: int) -> None:
         self._rpc("evm_setNextBlockTimestamp", [timestamp])
@@ -148,12 +154,15 @@ class Community:
         self.backend = Web3Backend(self.admin)
         result = deploy(self.backend, config, self.deployments_path, log=lambda _line: None)
         contracts = result.contracts
-        self.tsl = Codec("TslToken", contracts["TslToken"])
-        self.battery = Codec("SharedBattery", contracts["SharedBattery"])
-        self.ledger = Codec("MeterLedger", contracts["MeterLedger"])
+        w3 = self.w3
+        self.tsl = contract_at(w3, "TslToken", contracts["TslToken"])
+        self.battery = contract_at(w3, "SharedBattery", contracts["SharedBattery"])
+        self.ledger = contract_at(w3, "MeterLedger", contracts["MeterLedger"])
         self.market_name = MARKET_CONTRACTS[opts.mode]
-        self.market = Codec(self.market_name, contracts[self.market_name])
-        self.desk = MarketDesk(self.rpc, opts.mode, self.market, self.battery, config.utility_price,
+        self.market = contract_at(w3, self.market_name, contracts[self.market_name])
+        #: The operator's per-interval settleRent, built once.
+        self._settle_rent = lean(self.battery).settleRent(self.operator)
+        self.desk = MarketDesk(w3, opts.mode, self.market, self.battery, config.utility_price,
                                config.market.tick_size, config.market.min_size_wh, config.market.round_length_s)
         self.say(f"deployed with the engine ({opts.mode} market) -> {self.deployments_path}")
 
@@ -176,8 +185,9 @@ class Community:
                 ops.register_meter(spec.meter_id, spec.signer, spec.account, spec.kind, spec.rated_power_w)
         for account in self.accounts:
             ops.fund_household(account, FUND_TSL)
-            self.rpc.transact(account, self.tsl, "approve", self.battery.address, DEPOSIT_TSL)
-            self.rpc.transact(account, self.battery, "deposit", DEPOSIT_TSL)
+            wallet = self.desk.sender(account)
+            wallet.transact(lean(self.tsl).approve(self.battery.address, DEPOSIT_TSL))
+            wallet.transact(lean(self.battery).deposit(DEPOSIT_TSL))
         self.say(f"registered {len(self.households)} household meters and the battery's on "
                  f"{len(self.gateways)} gateways; households funded with {FUND_TSL} TSL, {DEPOSIT_TSL // TSL} deposited")
 
@@ -218,7 +228,7 @@ class Community:
         T(k). Without it the first reading batch of the interval would pay for that, and
         which gateway's batch comes first is a race: the report's gas figures would then
         differ from run to run by a few thousand gas."""
-        self.rpc.transact(self.operator, self.battery, "settleRent", self.operator)
+        self.desk.transact(self.operator, self._settle_rent)
 
     def _feed_trades(self) -> None:
         """Tells the simulated battery about new fills, as the Traded event tells the real one."""

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from energo.facts import ZERO_ADDRESS
+from energo_community.contracts import call_all, lean
+
 
 @dataclass(frozen=True)
 class Check:
@@ -13,24 +16,23 @@ class Check:
 
 
 def _holders(log, contract: str, known: set[str]) -> list[str]:
-    zero = "0x" + "00" * 20
     found = set(known)
     for event in log.named("Transfer", contract):
-        found.update(a for a in (event.args["from"], event.args["to"]) if a != zero)
+        found.update(a for a in (event.args["from"], event.args["to"]) if a != ZERO_ADDRESS)
     return sorted(found)
 
 
 def check_invariants(community) -> list[Check]:
-    rpc, battery, tsl, log = community.rpc, community.battery, community.tsl, community.chainlog
+    w3, battery, tsl, log = community.w3, community.battery, community.tsl, community.chainlog
     log.poll()
     households = set(community.accounts)
     known = households | {community.operator, community.admin.address} | {g.sender for g in community.gateways}
     checks = []
 
     def views(contract, fn: str, accounts) -> list:
-        return rpc.calls([(contract, fn, (a,)) for a in accounts])
+        return call_all(w3, [lean(contract)[fn](a) for a in accounts])
 
-    supply, soc, tolerance, halted, total_watt = rpc.calls([(battery, fn, ()) for fn in (
+    supply, soc, tolerance, halted, total_watt = call_all(w3, [lean(battery)[fn]() for fn in (
         "supplyWh", "lastStateOfChargeWh", "reserveToleranceWh", "mintingHalted", "totalSupply")])
     deficits = log.named("ReserveDeficit")
     reserve_ok = supply <= soc + tolerance or (halted and bool(deficits))
@@ -51,14 +53,14 @@ def check_invariants(community) -> list[Check]:
 
     tsl_holders = _holders(log, "TslToken", known | {battery.address, community.market.address})
     tsl_balances = views(tsl, "balanceOf", tsl_holders)
-    tsl_supply = rpc.call(tsl, "totalSupply")
+    tsl_supply = lean(tsl).totalSupply().call()
     checks.append(Check("TSL conserved", sum(tsl_balances) == tsl_supply,
                         f"sum over {len(tsl_holders)} holders {sum(tsl_balances)} vs totalSupply {tsl_supply}"))
 
     depositors = sorted(known | {e.args["account"] for e in log.named("TslDeposited")})
     owed = (sum(views(battery, "freeTslOf", depositors)) + sum(views(battery, "lockedTslOf", depositors))
-            + rpc.call(battery, "rentCollected"))
-    held = rpc.call(tsl, "balanceOf", battery.address)
+            + lean(battery).rentCollected().call())
+    held = lean(tsl).balanceOf(battery.address).call()
     checks.append(Check("battery escrow = free + locked deposits + uncollected rent", held == owed,
                         f"battery holds {held} TSL base units, owes {owed}"))
     return checks

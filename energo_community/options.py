@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from energo.constants import SECONDS_PER_DAY
+from energo.facts import DEFAULT_ROUND_LENGTH, MARKET_MODES
 
 #: The simulated day starts at midnight UTC of a fixed midsummer date, so the same seed
 #: gives the same day (and the same report) on every machine. It lies in the future of
@@ -13,8 +14,6 @@ from energo.constants import SECONDS_PER_DAY
 DAY_ONE = 2_065_996_800  # 2035-06-21T00:00:00Z
 #: Deployment, registration and funding happen one hour before the day starts.
 SETUP_LEAD_S = 3_600
-MODES = ("continuous", "auction")
-AUCTION_ROUND_S = 900
 
 
 class OptionsError(ValueError):
@@ -35,11 +34,11 @@ class CommunityOptions:
             raise OptionsError(f"--households must be between 2 and 200, not {self.households}")
         if not 1 <= self.days <= 7:
             raise OptionsError(f"--days must be between 1 and 7, not {self.days}")
-        if self.mode not in MODES:
-            raise OptionsError(f"--mode must be one of {MODES}, not {self.mode!r}")
+        if self.mode not in MARKET_MODES:
+            raise OptionsError(f"--mode must be one of {MARKET_MODES}, not {self.mode!r}")
         if self.interval_minutes <= 0 or 1440 % self.interval_minutes:
             raise OptionsError(f"--interval-minutes must divide a day (1440), not {self.interval_minutes}")
-        if self.mode == "auction" and (self.interval_minutes * 60) % AUCTION_ROUND_S:
+        if self.mode == "auction" and (self.interval_minutes * 60) % DEFAULT_ROUND_LENGTH:
             raise OptionsError("in auction mode --interval-minutes must be a multiple of the 15-minute rounds")
 
     @property

@@ -18,18 +18,33 @@ from bisect import bisect_right
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from energo.constants import TSL, WATT_PER_WH
-from energo_community.chainlog import ChainLog
-from energo_community.rpc import Rpc
+from web3 import Web3
+from web3.types import RPCEndpoint
+
+from energo.constants import TSL
+from energo.facts import cost_tsl, watt_to_kwh, watt_to_wh
+from energo_community.chainlog import ChainLog, DemoError
+from energo_community.contracts import BATCH_SIZE, call_all, lean
 
 UNLIMITED = 2**256 - 1
 COUNTERS = ("generated_wh", "stored_wh", "consumed_battery_wh", "consumed_grid_wh", "spilled_wh", "purchased_wh",
             "sold_wh")
 
 
-def receipts_gas(rpc: Rpc, tx_hashes: list[str]) -> dict[str, int]:
-    receipts = rpc.batch([("eth_getTransactionReceipt", [h]) for h in tx_hashes])
-    return {h: int(r["gasUsed"], 16) for h, r in zip(tx_hashes, receipts, strict=True)}
+def receipts_gas(w3: Web3, tx_hashes: list[str]) -> dict[str, int]:
+    """Gas used by each transaction, from the node's receipts (batched; only gasUsed is read,
+    so the receipts are not formatted)."""
+    gas = {}
+    for start in range(0, len(tx_hashes), BATCH_SIZE):
+        chunk = tx_hashes[start:start + BATCH_SIZE]
+        responses = w3.provider.make_batch_request([(RPCEndpoint("eth_getTransactionReceipt"), [h]) for h in chunk])
+        if isinstance(responses, dict):
+            raise DemoError(f"eth_getTransactionReceipt failed: {responses.get('error')}")
+        for tx_hash, response in zip(chunk, responses, strict=True):
+            if "error" in response:
+                raise DemoError(f"eth_getTransactionReceipt {tx_hash} failed: {response['error']}")
+            gas[tx_hash] = int(response["result"]["gasUsed"], 16)
+    return gas
 
 
 def _iso(timestamp: int) -> str:
@@ -48,7 +63,7 @@ def reading_rounds(community) -> list[int]:
 
 def collect(community) -> dict:
     """Everything the report shows, from the chain (events and views)."""
-    rpc, battery, tsl = community.rpc, community.battery, community.tsl
+    w3, battery, tsl = community.w3, community.battery, community.tsl
     opts, config = community.options, community.config
     log: ChainLog = community.chainlog
     log.poll()
@@ -59,10 +74,10 @@ def collect(community) -> dict:
     per_account = 8
     calls = []
     for account in accounts:
-        calls += [(battery, fn, (account,)) for fn in ("countersOf", "balanceOf", "freeTslOf", "lockedTslOf",
-                                                       "pendingRent", "daysOfStorage")]
-        calls += [(tsl, "balanceOf", (account,)), (battery, "spendableWattOf", (account,))]
-    values = rpc.calls(calls)
+        calls += [lean(battery)[fn](account) for fn in ("countersOf", "balanceOf", "freeTslOf", "lockedTslOf",
+                                                            "pendingRent", "daysOfStorage")]
+        calls += [lean(tsl).balanceOf(account), lean(battery).spendableWattOf(account)]
+    values = call_all(w3, calls)
     funded = {a: 0 for a in accounts}
     for event in log.named("Transfer", "TslToken"):
         if event.args["from"] == treasury and event.args["to"] in funded:
@@ -80,8 +95,7 @@ def collect(community) -> dict:
                        "price": event.args["price"]})
     paid = {h.name: 0 for h in community.households}
     for trade in trades:
-        cost = trade["amount_wh"] * trade["price"] // 1000
-        paid[trade["buyer"]] += cost
+        paid[trade["buyer"]] += cost_tsl(trade["amount_wh"], trade["price"])
 
     utility = config.utility_price
     households = []
@@ -94,11 +108,11 @@ def collect(community) -> dict:
         held = wallet + free - rent_tsl + locked
         spent = funded[account] - held
         row.update({
-            "watt": watt, "spendable_wh": spendable // WATT_PER_WH, "tsl_wallet": wallet,
+            "watt": watt, "spendable_wh": watt_to_wh(spendable), "tsl_wallet": wallet,
             "tsl_deposit": free - rent_tsl, "tsl_locked": locked, "rent_due_watt": rent_watt,
             "funded_tsl": funded[account], "net_spent_tsl": spent, "paid_tsl": paid[household.name],
             "days_of_storage": None if days == UNLIMITED else days,
-            "savings_tsl": row["consumed_battery_wh"] * utility // 1000 - spent,
+            "savings_tsl": cost_tsl(row["consumed_battery_wh"], utility) - spent,
         })
         households.append(row)
 
@@ -106,7 +120,7 @@ def collect(community) -> dict:
     rejected = log.named("ReadingRejected")
     reading_txs = sorted({e.tx_hash for e in readings + rejected})
     market_txs = sorted({e.tx_hash for e in log.events if e.contract == "Market"})
-    gas = receipts_gas(rpc, reading_txs + market_txs)
+    gas = receipts_gas(w3, reading_txs + market_txs)
     reading_gas = sum(gas[h] for h in reading_txs)
     market_gas = sum(gas[h] for h in market_txs)
 
@@ -114,7 +128,7 @@ def collect(community) -> dict:
     consumed = consumed_battery + sum(h["consumed_grid_wh"] for h in households)
     volume = sum(t["amount_wh"] for t in trades)
     turnover = sum(t["amount_wh"] * t["price"] for t in trades) // 1000
-    supply, soc, halted, tolerance = rpc.calls([(battery, fn, ()) for fn in (
+    supply, soc, halted, tolerance = call_all(w3, [lean(battery)[fn]() for fn in (
         "supplyWh", "lastStateOfChargeWh", "mintingHalted", "reserveToleranceWh")])
     rounds = [{"round": e.args["roundId"], "price": e.args["price"], "settled_wh": e.args["settledWh"]}
               for e in log.named("RoundCleared")]
@@ -189,7 +203,7 @@ def format_report(report: dict) -> str:
         lines.append(
             f"{h['name']:4} {h['pv_peak_w'] / 1000:>5.1f} {kwh(h['generated_wh']):>9} {kwh(h['stored_wh']):>8} "
             f"{kwh(h['consumed_battery_wh']):>9} {kwh(h['consumed_grid_wh']):>9} {kwh(h['purchased_wh']):>7} "
-            f"{kwh(h['sold_wh']):>7} {Decimal(h['watt']) / 10**18:>8,.3f} {tsl_text(h['tsl_wallet']):>10} "
+            f"{kwh(h['sold_wh']):>7} {watt_to_kwh(h['watt']):>8,.3f} {tsl_text(h['tsl_wallet']):>10} "
             f"{tsl_text(h['tsl_deposit']):>9} {days:>9} {tsl_text(h['savings_tsl']):>8}")
     average = c["average_price"]
     share = f" ({average * 100 // utility}% of it)" if average else ""

@@ -14,19 +14,22 @@ from __future__ import annotations
 
 import random
 
-from energo.constants import WATT_PER_WH
-from energo.facts import Side
-from energo_community.agents import Holding, Order, buy_order, sell_order
-from energo_community.members import Household
-from energo_community.rpc import Codec, Rpc
+from web3 import Web3
+from web3.contract import Contract
+from web3.contract.contract import ContractFunction
 
-ZERO_ADDRESS = "0x" + "00" * 20
+from energo.facts import ZERO_ADDRESS, Side, watt_to_wh
+from energo.tx import Sender
+from energo_community.agents import Holding, Order, buy_order, sell_order
+from energo_community.chainlog import receipt_events
+from energo_community.contracts import call, call_all, lean, send
+from energo_community.members import Household
 
 
 class MarketDesk:
-    def __init__(self, rpc: Rpc, mode: str, market: Codec, battery: Codec, utility_price: int, tick: int,
+    def __init__(self, w3: Web3, mode: str, market: Contract, battery: Contract, utility_price: int, tick: int,
                  min_order_wh: int, round_length_s: int):
-        self.rpc = rpc
+        self.w3 = w3
         self.mode = mode
         self.market = market
         self.battery = battery
@@ -37,6 +40,21 @@ class MarketDesk:
         #: Continuous: offers of the last interval, to purge. Auction: rounds with orders.
         self.open_offers: list[int] = []
         self.rounds_with_orders: set[int] = set()
+        self._senders: dict[str, Sender] = {}
+        #: Each account's holdings views, built once (their arguments never change).
+        self._holding_calls: dict[str, list] = {}
+        self._best_ask = lean(market).bestAsk() if mode == "continuous" else None
+
+    def sender(self, account: str) -> Sender:
+        """The account's legacy-transaction sender (anvil's unlocked dev accounts)."""
+        if account not in self._senders:
+            self._senders[account] = Sender(self.w3, account)
+        return self._senders[account]
+
+    def transact(self, account: str, call: ContractFunction) -> dict:
+        """A transaction of the day's loop (orders, purges, the operator's settleRent), sent
+        by ``contracts.send`` with the account's Sender rules; returns the node's receipt."""
+        return send(self.w3, self.sender(account), call)
 
     # ------------------------------------------------------------ views
 
@@ -44,21 +62,24 @@ class MarketDesk:
         """Each account's spendable WATT (whole Wh) and free TSL after pending rent."""
         calls = []
         for account in accounts:
-            calls += [(self.battery, "spendableWattOf", (account,)), (self.battery, "freeTslOf", (account,)),
-                      (self.battery, "pendingRent", (account,))]
-        values = self.rpc.calls(calls)
+            if account not in self._holding_calls:
+                views = lean(self.battery)
+                self._holding_calls[account] = [views.spendableWattOf(account), views.freeTslOf(account),
+                                                views.pendingRent(account)]
+            calls += self._holding_calls[account]
+        values = call_all(self.w3, calls)
         holdings = []
         for i in range(len(accounts)):
             spendable, free, (tsl_due, _watt_due) = values[3 * i: 3 * i + 3]
-            holdings.append(Holding(spendable // WATT_PER_WH, max(0, free - tsl_due)))
+            holdings.append(Holding(watt_to_wh(spendable), max(0, free - tsl_due)))
         return holdings
 
     def best_offer(self, round_id: int) -> int:
         """The lowest open offer (0 if none): the continuous book's best ask, or the open round's."""
         if self.mode == "continuous":
-            price, _amount = self.rpc.call(self.market, "bestAsk")
+            price, _amount = call(self.w3, self._best_ask)
             return price
-        prices, *_ = self.rpc.call(self.market, "depth", round_id, int(Side.SELL), 0, 1)
+        prices, *_ = call(self.w3, lean(self.market).depth(round_id, int(Side.SELL), 0, 1))
         return prices[0] if prices else 0
 
     # ------------------------------------------------------------ orders
@@ -66,12 +87,12 @@ class MarketDesk:
     def _place(self, account: str, side: Side, order: Order, expires_at: int, round_id: int) -> None:
         if self.mode == "continuous":
             ioc = side == Side.BUY
-            receipt = self.rpc.transact(account, self.market, "placeOrder", int(side), order.price, order.amount_wh,
-                                        0 if ioc else expires_at, ioc)
+            receipt = self.transact(account, lean(self.market).placeOrder(
+                int(side), order.price, order.amount_wh, 0 if ioc else expires_at, ioc))
             if side == Side.SELL:
-                self.open_offers += [e["orderId"] for e in self.rpc.events(receipt, self.market, "OrderPlaced")]
+                self.open_offers += [e["orderId"] for e in receipt_events(self.w3, receipt, self.market, "OrderPlaced")]
         else:
-            self.rpc.transact(account, self.market, "placeOrder", int(side), order.price, order.amount_wh)
+            self.transact(account, lean(self.market).placeOrder(int(side), order.price, order.amount_wh))
             self.rounds_with_orders.add(round_id)
 
     def trade(self, households: list[Household], accounts: list[str], rng: random.Random, now: int,
@@ -107,10 +128,10 @@ class MarketDesk:
         ids, self.open_offers = self.open_offers, []
         if not ids:
             return
-        owners = self.rpc.calls([(self.market, "order", (i,)) for i in ids])
+        owners = call_all(self.w3, [lean(self.market).order(i) for i in ids])
         still_open = [i for i, info in zip(ids, owners, strict=True) if info[0] != ZERO_ADDRESS]
         if still_open:
-            self.rpc.transact(keeper, self.market, "purgeExpired", still_open)
+            self.transact(keeper, lean(self.market).purgeExpired(still_open))
 
     def rounds_to_clear(self, now: int) -> set[int]:
         """Auction: rounds with orders that have closed by `now` (the keeper clears them)."""
