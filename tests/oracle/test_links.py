@@ -257,29 +257,79 @@ class DongleThatReboots:
             connection.close()
 
 
-def test_daemon_keeps_reading_through_a_dongle_reboot(create_gateway):
+class RepeatingFeed:
+    """A P1-over-TCP feed repeating one telegram every 0.1 s to whoever connects."""
+
+    def __init__(self, data: bytes):
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._data = data
+        self._stop = threading.Event()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while True:
+            try:
+                connection = self._listener.accept()[0]
+            except OSError:
+                return
+            threading.Thread(target=self._push, args=[connection], daemon=True).start()
+
+    def _push(self, connection: socket.socket):
+        with connection:
+            while not self._stop.wait(0.1):
+                try:
+                    connection.sendall(self._data)
+                except OSError:
+                    return
+
+    def close(self):
+        self._stop.set()
+        self._listener.close()
+
+
+def test_daemon_reads_upstream_q3d_and_keeps_reading_a_dongle_through_its_reboot(create_gateway, system, w3):
+    """One gateway, two P1-over-TCP meters: dsmr_parser's EasyMeter Q3D telegram (totals
+    only, 7 decimals, no CRC, the COM-1 gateway's trailing bytes), and a DSMR 5 dongle
+    that reboots, leaving the gateway's connection half-open."""
     from daemon_process import DaemonProcess
+    from eth_account import Account
+    from oracle_helpers import register_meter
+    from test_dsmr_upstream import UPSTREAM
 
     from oracle.outbox import Outbox
 
+    q3d = next(t for t in UPSTREAM["telegrams"] if t["name"] == "TELEGRAM_ESY5Q3DB1024_V304")
+    feed = RepeatingFeed(q3d["telegram"].encode("latin-1"))
     dongle = DongleThatReboots()
-    settings, info = create_gateway(meters=1, interval_s=0.3, initial_import_wh=2_000_000, rated_power_w=500_000,
+    settings, info = create_gateway(meters=2, register=False, interval_s=0.3,
                                     source={"type": "dsmr", "url": f"tcp://127.0.0.1:{dongle.port}", "timeout_s": 0.5})
+    settings["meters"][1]["source"] = {"type": "dsmr", "url": f"tcp://127.0.0.1:{feed.port}", "dsmr_version": "q3d",
+                                       "timeout_s": 0.5}
+    for meter_id, import_wh, export_wh in ((100, 2_000_000, 0), (101, q3d["import_wh"], q3d["export_wh"])):
+        register_meter(system, meter_id, Account.from_key(info["meter_keys"][meter_id]).address,
+                       w3.eth.accounts[6], rated_power_w=500_000, import_wh=import_wh, export_wh=export_wh)
     path = settings["outbox"]["path"]
 
-    def confirmed_import() -> list[int]:
-        return [r.import_wh for r in Outbox(path, read_only=True).readings_of(100) if r.status == "confirmed"]
+    def confirmed(meter_id: int) -> list[tuple[int, int]]:
+        return [(r.import_wh, r.export_wh) for r in Outbox(path, read_only=True).readings_of(meter_id)
+                if r.status == "confirmed"]
 
     daemon = DaemonProcess(settings, info["dir"]).start()
     try:
-        wait_for(lambda: len(confirmed_import()) >= 2, 60, "readings before the reboot")
+        wait_for(lambda: len(confirmed(100)) >= 2, 60, "readings before the reboot")
         last_before = dongle.reboot()
-        wait_for(lambda: max(confirmed_import()) > last_before, 60, "readings after the dongle came back")
+        wait_for(lambda: max(confirmed(100))[0] > last_before, 60, "readings after the dongle came back")
+        wait_for(lambda: confirmed(101), 30, "a confirmed Q3D reading")
         assert daemon.terminate() == 0
     finally:
         dongle.close()
+        feed.close()
         if daemon.alive:
             daemon.kill9()
-    refused = [e for e in daemon.events() if e.get("event") == "meter.reading_refused"]
-    assert "link_timeout" in {e["reason"] for e in refused}
+    assert set(confirmed(101)) == {(q3d["import_wh"], q3d["export_wh"])}
+    events = daemon.events()
+    refused = [e for e in events if e.get("event") == "meter.reading_refused"]
+    assert "link_timeout" in {e["reason"] for e in refused if e["meter_id"] == 100}
+    assert not [e for e in events if e.get("event") == "meter.telegram_rejected" and e["meter_id"] == 101]
     assert len(dongle.connections) >= 2
