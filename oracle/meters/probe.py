@@ -8,7 +8,7 @@ registration command printed here carries the probe's figures, and `--probe-json
 
 The probe's JSON (`--out FILE`), read by `ape run ops register-meter --probe-json FILE`:
 `{"format": "energo-meter-probe/1", "meter_id", "kind", "source", "signer",
-"import_wh", "export_wh", "state_of_charge_wh", "read_at", "chain_id", "ledger_address"}`.
+"import_wh", "export_wh", "state_of_charge_wh", "read_at", "chain_id", "ledger_address", "network"}`.
 """
 
 from __future__ import annotations
@@ -73,13 +73,20 @@ def probe(settings: GatewaySettings, meter_id: int, attempts: int = 3, log=None)
         "read_at": int(time.time()),
         "chain_id": settings.chain.chain_id,
         "ledger_address": settings.chain.ledger_address,
+        "network": _ape_network(settings),
     }
+
+
+def _ape_network(settings: GatewaySettings) -> str:
+    if settings.chain.transport == "qtum":  # real Qtum (or its regtest) through Janus
+        return f"qtum:{settings.chain.qtum_network}"
+    return APE_NETWORKS.get(settings.chain.chain_id, "NETWORK")
 
 
 def registration_command(result: dict[str, Any], probe_file: Path | None = None) -> str:
     """`ape run ops register-meter ...` with the probed registers; what the gateway
     cannot know (the household, the rated power, the registrar's account) in capitals."""
-    network = APE_NETWORKS.get(result["chain_id"], "NETWORK")
+    network = result.get("network") or APE_NETWORKS.get(result["chain_id"], "NETWORK")
     parts = [
         "ape run ops register-meter", f"--network {network}", "--account REGISTRAR_ACCOUNT",
         f"--meter-id {result['meter_id']}", f"--signer {result['signer'] or 'METER_SIGNER_ADDRESS'}",

@@ -27,24 +27,28 @@ def p1():
     server.close()
 
 
-def _config(tmp_path: Path, p1_port: int) -> tuple[Path, str]:
+def _p1_source(port: int, timeout_s: float = 3) -> dict:
+    return {"type": "dsmr", "url": f"tcp://127.0.0.1:{port}", "dsmr_version": "sagemcom_t210_d_r",
+            "timeout_s": timeout_s}
+
+
+def _config(tmp_path: Path, source: dict, **chain) -> tuple[Path, str]:
     keystore, _, address = make_key(tmp_path, "meter-1001")
     config = tmp_path / "gateway.toml"
     config.write_text(to_toml({
-        "chain": {"chain_id": 8890, "ledger_address": "0x5FbDB2315678afecb367f032d93F642f64180aa3"},
+        "chain": {"chain_id": 8890, "ledger_address": "0x5FbDB2315678afecb367f032d93F642f64180aa3", **chain},
         "sender": {"keystore": str(tmp_path / "sender.json")},
         "outbox": {"path": str(tmp_path / "outbox.sqlite")},
         "log": {"format": "json"},
         "meters": [{"id": 1001, "interval_s": 60,
                     "key": {"keystore": str(keystore), "passphrase_file": str(tmp_path / "passphrase")},
-                    "source": {"type": "dsmr", "url": f"tcp://127.0.0.1:{p1_port}",
-                               "dsmr_version": "sagemcom_t210_d_r", "timeout_s": 3}}],
+                    "source": source}],
     }))
     return config, address
 
 
 def test_probe_prints_the_registers_and_the_registration_command(tmp_path, p1):
-    config, signer = _config(tmp_path, p1.port)
+    config, signer = _config(tmp_path, _p1_source(p1.port))
     out = tmp_path / "probe-1001.json"
     threading.Thread(target=p1.send, args=[SAGEMCOM["telegram"].encode()], daemon=True).start()
     result = CliRunner().invoke(main, ["probe", "--config", str(config), "--meter-id", "1001", "--out", str(out)])
@@ -60,7 +64,7 @@ def test_probe_prints_the_registers_and_the_registration_command(tmp_path, p1):
 
 
 def test_probe_json_output_and_an_unknown_meter(tmp_path, p1):
-    config, _ = _config(tmp_path, p1.port)
+    config, _ = _config(tmp_path, _p1_source(p1.port))
     threading.Thread(target=p1.send, args=[SAGEMCOM["telegram"].encode()], daemon=True).start()
     result = CliRunner().invoke(main, ["probe", "--config", str(config), "--meter-id", "1001", "--json"])
     assert result.exit_code == 0, result.output
@@ -71,9 +75,24 @@ def test_probe_json_output_and_an_unknown_meter(tmp_path, p1):
 
 
 def test_probe_of_a_meter_that_does_not_answer_fails_saying_why(tmp_path, p1):
-    config, _ = _config(tmp_path, p1.port)
-    text = config.read_text().replace("timeout_s = 3", "timeout_s = 0.2")
-    config.write_text(text)
+    config, _ = _config(tmp_path, _p1_source(p1.port, timeout_s=0.2))
     result = CliRunner().invoke(main, ["probe", "--config", str(config), "--meter-id", "1001"])
     assert result.exit_code != 0
     assert "gave no reading" in result.output and "link_timeout" in result.output
+
+
+def test_probe_reads_a_sunspec_der_device_and_names_the_qtum_network(tmp_path):
+    from test_sunspec import BASE, SunSpecServer, encoded, image
+
+    server = SunSpecServer(image(encoded(1), encoded(701, TotWhAbs=12, TotWhInj=345, TotWh_SF=3)))
+    try:
+        config, _ = _config(tmp_path, {"type": "sunspec", "profile": "meter", "host": "127.0.0.1",
+                                       "port": server.port, "base_address": BASE},
+                            transport="qtum", qtum_network="regtest")
+        result = CliRunner().invoke(main, ["probe", "--config", str(config), "--meter-id", "1001"])
+    finally:
+        server.close()
+    assert result.exit_code == 0, result.output
+    assert "import        12000 Wh" in result.output and "export        345000 Wh" in result.output
+    assert "--network qtum:regtest" in result.output
+    assert "--import-wh 12000" in result.output and "--export-wh 345000" in result.output
