@@ -20,7 +20,7 @@ from oracle_helpers import all_reading_events, wait_for
 
 from oracle.config import load_settings
 from oracle.daemon import Daemon
-from oracle.outbox import Outbox, open_outbox
+from oracle.outbox import Outbox
 
 
 @pytest.fixture
@@ -171,6 +171,8 @@ def test_a_corrupt_outbox_is_found_moved_aside_and_the_meters_go_on(create_gatew
 
 def test_quick_check_runs_at_start_and_names_what_it_found(tmp_path):
     import structlog
+
+    from oracle.outbox import open_outbox
 
     path = tmp_path / "outbox.sqlite"
     outbox = Outbox(path)
