@@ -127,8 +127,8 @@ def to_wh(value: Decimal, unit: str | None, register: str) -> int:
     scale = {"kwh": 1000, "wh": 1}.get((unit or "").lower())
     if scale is None:
         raise TelegramRejected("bad_unit", f"{register} is in {unit!r}, expected kWh or Wh")
-    if value < 0:
-        raise TelegramRejected("bad_value", f"{register}={value} {unit} is negative")
+    if not Decimal(value).is_finite() or value < 0:
+        raise TelegramRejected("bad_value", f"{register}={value} {unit} is not a count of energy")
     return int((Decimal(value) * scale).to_integral_value(rounding=ROUND_FLOOR))
 
 

@@ -150,8 +150,9 @@ def test_every_refused_telegram_has_a_log_line(p1):
     bad_crc = with_crc(_lines("1-0:1.8.1(000009.000*kWh)"))[:-6] + b"0000\r\n"
     cut_off = good[: len(good) // 2]  # the dongle rebooted mid-telegram
     wrong_unit = with_crc(_lines("1-0:1.8.1(000009.000*MWh)"))
+    not_a_number = with_crc(_lines("1-0:1.8.1(NaN*kWh)"))
     log = Log()
-    burst = no_crc + bad_crc + cut_off + wrong_unit + telegram(2000, 0, 0, 0)
+    burst = no_crc + bad_crc + cut_off + wrong_unit + not_a_number + telegram(2000, 0, 0, 0)
     assert _read(p1, burst, "v5", log) == Registers(2000, 0)
     reasons = [e["reason"] for e in log.named("meter.telegram_rejected")]
-    assert sorted(reasons) == ["bad_crc", "bad_unit", "missing_crc", "truncated"]
+    assert sorted(reasons) == ["bad_crc", "bad_unit", "bad_value", "missing_crc", "truncated"]
