@@ -253,6 +253,10 @@ class JanusTestDouble:
             self._own_anvil = AnvilProcess().start()
             self._anvil_url = self._own_anvil.url
         self._anvil = JsonRpcTransport(self._anvil_url, timeout=30)
+        # A block mined now carries anvil's clock: the offset calls and blocks run at.
+        self._evm("evm_mine")
+        latest = int(self._evm("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+        self._clock_offset = latest - time.time()
         for address, value_sat in self._initial_funding.items():
             self.fund(address, value_sat)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
@@ -355,17 +359,32 @@ class JanusTestDouble:
         return int(self._evm("eth_blockNumber"), 16)
 
     def _chain_now(self) -> int:
-        """anvil's clock: wall time plus whatever evm_increaseTime added. anvil's pending
-        block is never older than the latest block + 1 s, so while the latest block is
-        ahead of the clock (up to 3 s, see _next_block_time) the offset last seen is used."""
+        """The chain's wall clock: ours plus the offset anvil's clock had at start(), or
+        after a jump (evm_increaseTime). Not anvil's own clock: anvil's pending block is
+        never older than the latest block + 1 s, and evm_setNextBlockTimestamp (our
+        blocks, up to 3 s ahead) moves anvil's clock forward with it."""
         pending = int(self._evm("eth_call", [{"data": _TIMESTAMP_PROBE}, "pending"]), 16)
         latest = int(self._evm("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
-        if pending > latest + 1:
-            self._clock_offset = pending - time.time()
-            return pending
-        if self._clock_offset is None:
-            return pending
-        return min(pending, max(latest, int(time.time() + self._clock_offset)))
+        now = time.time()
+        jumped = self._clock_offset is not None and pending - (now + self._clock_offset) > 2 * BLOCK_TIME_GRANULARITY_S
+        if self._clock_offset is None or jumped:
+            self._clock_offset = pending - now
+        return min(pending, max(latest - (BLOCK_TIME_GRANULARITY_S - 1), int(now + self._clock_offset)))
+
+    def wait_for_clock(self, timeout: float = 10.0) -> None:
+        """Return once wall time has reached the latest block's timestamp. Qtum blocks
+        can be a few seconds ahead of the wall clock that calls and estimates run at, and
+        a contract computing ``block.timestamp - <a stored block time>`` then underflows
+        in eth_call and eth_estimateGas (qtumd src/validation.cpp L2669)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                latest = int(self._evm("eth_getBlockByNumber", ["latest", False])["timestamp"], 16)
+                if self._chain_now() >= latest:
+                    return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"wall time did not reach the latest block's time {latest} in {timeout:g}s")
+            time.sleep(0.05)  # polling a clock
 
     def _wall_time_block(self) -> dict[str, str]:
         # qtumd src/validation.cpp L2663-2669 (CallContract): the tip block with
