@@ -6,4 +6,5 @@
 - ``janus_double``, ``mempool``, ``anvil``: a test double of Janus and qtumd over a real
   anvil, for what cannot run here (no qtumd).
 - ``scenario``: a deployed system with known state, for the API's tests and benchmark.
+- ``rpc_proxy``: a JSON-RPC proxy that injects faults and outages (refused, hung, bad answers).
 """

@@ -8,6 +8,11 @@ Per request, with the configured probability, it injects one fault:
 - drop:           closes the connection without answering
 - lost_response:  forwards the request to the node, then drops the node's answer
                   (so a transaction may be in the mempool while the sender saw a failure)
+
+And for outages: ``refuse()`` closes the listening socket (connections are refused, as
+from a node that is down) until ``accept()`` listens on the same port again. A hung node
+is the real node stopped with SIGSTOP behind the proxy: requests reach it and wait.
+The oracle's fault tests and the API's indexer tests share this one proxy.
 """
 
 from __future__ import annotations
@@ -32,6 +37,8 @@ class RpcProxy:
         self._server: asyncio.base_events.Server | None = None
         ready = threading.Event()
 
+        self.port = 0
+
         def run():
             asyncio.set_event_loop(self._loop)
             self._server = self._loop.run_until_complete(
@@ -47,6 +54,23 @@ class RpcProxy:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def refuse(self) -> None:
+        """Stop listening: every new connection is refused until accept()."""
+
+        async def stop_listening():
+            self._server.close()
+            await self._server.wait_closed()
+
+        asyncio.run_coroutine_threadsafe(stop_listening(), self._loop).result(5)
+
+    def accept(self) -> None:
+        """Listen again on the same port."""
+
+        async def listen():
+            self._server = await asyncio.start_server(self._handle, "127.0.0.1", self.port, reuse_address=True)
+
+        asyncio.run_coroutine_threadsafe(listen(), self._loop).result(5)
 
     def close(self) -> None:
         def stop():

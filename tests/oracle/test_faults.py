@@ -13,8 +13,8 @@ import sqlite3
 
 import pytest
 from daemon_process import DaemonProcess
+from energo_testkit.rpc_proxy import RpcProxy
 from oracle_helpers import all_reading_events, gateway_settings, wait_for
-from rpc_proxy import RpcProxy
 
 from energo.tx import Sender
 from energo_deploy.localchain import Anvil
