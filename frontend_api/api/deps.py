@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -20,12 +21,14 @@ from frontend_api.indexer.queries import IndexQueries
 class ApiError(Exception):
     """Becomes a JSON error body {detail, error, args} with the status code."""
 
-    def __init__(self, status: int, error: str, detail: str, args: list | tuple = ()) -> None:
+    def __init__(self, status: int, error: str, detail: str, args: list | tuple = (),
+                 headers: dict[str, str] | None = None) -> None:
         super().__init__(detail)
         self.status = status
         self.error = error
         self.detail = detail
         self.args_ = [str(a) for a in args]
+        self.headers = headers
 
 
 @dataclass
@@ -45,6 +48,8 @@ class AppContext:
     #: Screen builds in progress, shared by concurrent requests for the same screen.
     inflight: dict = field(default_factory=dict)
     closing: bool = False
+    #: The wall clock (a test moves it to see what a halted chain looks like hours later).
+    clock: Callable[[], float] = time.time
 
     def indexed_block(self) -> int | None:
         if self.published_indexed is not None:
@@ -69,13 +74,41 @@ class AppContext:
             return True
         return (head - self.settings.confirmations) - indexed > self.settings.stale_after_blocks
 
+    def from_index(self, key: tuple, compute, indexed: int | None = None):
+        """compute(), cached per indexed block: answers from the index never wait for the node."""
+        indexed = self.indexed_block() if indexed is None else indexed
+        full = (("index",) + key, indexed)
+        hit = self.chain.cache.get(full)
+        if hit is not None:
+            return hit[1]
+        value = compute()
+        self.chain.cache.put(full, value)
+        return value
+
+    def head_age_s(self, head_ts: int | None) -> float | None:
+        """Seconds between the head's timestamp and the wall clock (negative: a chain clock ahead)."""
+        return None if head_ts is None else self.clock() - head_ts
+
+    def head_too_old(self, head_ts: int | None) -> bool:
+        """The chain has made no block for head_stale_after_blocks block intervals, by the wall clock."""
+        interval = self.settings.block_interval_s
+        age = self.head_age_s(head_ts)
+        return bool(interval) and age is not None and age > interval * self.settings.head_stale_after_blocks
+
+    def is_stale(self, head_info: tuple[int, int, bool] | None, indexed: int | None = None) -> bool:
+        """The one definition of stale: the node does not answer, the chain has stopped by the
+        wall clock, the indexer failed its last step, or the index is behind the head."""
+        if head_info is None:
+            return True
+        head, head_ts, chain_stale = head_info
+        return chain_stale or self.head_too_old(head_ts) or self.index_stale(head, indexed)
+
     def freshness(self, head_info: tuple[int, int, bool] | None = None) -> dict:
-        head, _, chain_stale = head_info or self.chain.head()
-        return {"block": head, "indexedBlock": self.indexed_block(), "stale": chain_stale or self.index_stale(head)}
+        head_info = head_info or self.chain.head()
+        return {"block": head_info[0], "indexedBlock": self.indexed_block(), "stale": self.is_stale(head_info)}
 
     def index_freshness(self) -> dict:
-        head, _, chain_stale = self.chain.head()
-        return {"indexedBlock": self.indexed_block(), "stale": chain_stale or self.index_stale(head)}
+        return {"indexedBlock": self.indexed_block(), "stale": self.is_stale(self.chain.head_known())}
 
 
 async def get_ctx(request: Request) -> AppContext:
@@ -86,9 +119,14 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 
 def checked_address(value: str, what: str = "address") -> str:
-    """A 0x address in its EIP-55 form; anything else is a 400 that says what is wrong."""
+    """A 0x address, answered in its EIP-55 form. All lower or all upper case is taken as
+    it is (wallets answer in lower case); mixed case must be a correct EIP-55 checksum,
+    since a wrong one usually means a mistyped address (a 400 that says so)."""
     if not isinstance(value, str) or not is_hex_address(value):
         raise ApiError(400, "invalid_address", f"{what} {value!r} is not a 0x-prefixed 20-byte hex address")
+    digits = value[2:]
+    if digits == digits.lower() or digits == digits.upper():
+        return to_checksum_address(value)
     if not is_checksum_address(value):
         raise ApiError(400, "unchecksummed_address",
                        f"{what} {value} is not in its EIP-55 checksummed form (did you mean "
@@ -99,8 +137,8 @@ def checked_address(value: str, what: str = "address") -> str:
 ADDRESS_PATTERN = r"^0x[0-9a-fA-F]{40}$"
 
 
-async def path_address(address: Annotated[str, Path(description="EIP-55 checksummed account address (the checksum "
-                                                          "itself is checked too: 400 when wrong)",
+async def path_address(address: Annotated[str, Path(description="Account address in any case (all lower, all upper, "
+                                                          "or EIP-55: a wrong mixed-case checksum is a 400)",
                                               pattern=ADDRESS_PATTERN,
                                               examples=["0x976EA74026E726554dB657fA54763abd0C3a0aa9"])]) -> str:
     return checked_address(address)
@@ -126,3 +164,36 @@ ERROR_RESPONSES: dict = {
     422: {"model": ErrorBody, "description": "Input out of range or of the wrong type"},
     503: {"model": ErrorBody, "description": "The chain node cannot be reached"},
 }
+
+#: Reads that take minBlock can also answer 409 (that block is not indexed yet).
+READ_RESPONSES: dict = {
+    **ERROR_RESPONSES,
+    409: {"model": ErrorBody, "description": "minBlock is not indexed yet (error block_not_indexed)"},
+}
+
+#: How long a read with minBlock waits for the index to reach it.
+MIN_BLOCK_WAIT_S = 3.0
+
+
+async def min_block(request: Request, minBlock: Annotated[  # noqa: N803 - the query's public name
+        int | None, Query(ge=0, le=2**63 - 1, description="Answer only once the index holds this block (e.g. the "
+                          "block of your transaction's receipt); waits up to a few seconds, then 409")] = None,
+                    ) -> None:
+    if minBlock is None:
+        return
+    import asyncio
+
+    ctx: AppContext = request.app.state.ctx
+    head = ctx.chain.head_known()
+    deadline = time.monotonic() + MIN_BLOCK_WAIT_S
+    while True:
+        indexed = ctx.indexed_block()
+        if indexed is not None and indexed >= minBlock:
+            return
+        # A block beyond the next one is not coming soon: answer at once.
+        if head is None or minBlock > head[0] + 1 or time.monotonic() > deadline:
+            raise ApiError(409, "block_not_indexed", f"block {minBlock} is not indexed yet (indexed to "
+                           f"{indexed}, chain head {head[0] if head else None}); retry shortly",
+                           [minBlock, indexed if indexed is not None else -1])
+        await asyncio.sleep(0.05)
+        head = ctx.chain.head_known()

@@ -253,17 +253,51 @@ class CommunitySeries(Model):
     stale: bool
 
 
+class MeterHealth(Model):
+    meterId: int
+    account: str
+    kind: str
+    gateway: str | None = Field(description="Sender of the transaction that landed its last reading")
+    lastSeq: int | None
+    lastReadingLandedAt: int | None = Field(description="Block time its last accepted reading landed (unix s)")
+    lastReadingAgeS: int | None = Field(description="Since it landed, by the later of wall clock and chain time")
+    silent: bool = Field(description="No reading landed within readingMaxAgeS (or since registration)")
+
+
+class GatewayHealth(Model):
+    address: str
+    lastReadingLandedAt: int
+    lastReadingAgeS: int
+    readings: int
+    transactions: int
+    meters: list[int] = Field(description="Meters whose last reading it landed")
+    silent: bool
+
+
 class Health(Model):
     status: Literal["ok", "degraded"]
+    reasons: list[str] = Field(description="Why degraded: node_unreachable, chain_halted, index_behind, "
+                                           "indexer_error, no_index, silent_meters")
     chainId: int
     chainHead: int | None
     chainHeadTimestamp: int | None
+    chainHeadAgeS: float | None = Field(description="Wall clock minus the head's timestamp (negative: chain clock "
+                                                    "ahead)")
+    blockIntervalS: float = Field(description="The chain's configured block interval (0: not checked)")
+    nodeAnsweredAgoS: float | None = Field(description="Since the node last answered the head follower")
     indexedBlock: int | None
     indexerLagBlocks: int | None
     confirmations: int
     indexerError: str | None
-    lastReadingAgeS: int | None
+    indexerFailures: int
+    reorgs: int
+    lastReadingAgeS: int | None = Field(description="Since the newest reading landed, by the later of wall clock "
+                                                    "and chain time")
+    readingMaxAgeS: float
     stale: bool
+    silentMeters: list[int]
+    meters: list[MeterHealth]
+    gateways: list[GatewayHealth]
     contracts: dict[str, str]
 
 
@@ -273,7 +307,8 @@ class UnsignedTx(Model):
     from_: str = Field(alias="from")
     to: str
     data: str
-    gas: str
+    gas: str = Field(description="Gas limit, as EIP-1193 eth_sendTransaction takes it")
+    gasLimit: str = Field(description="The same gas limit under the name ethers' TransactionRequest uses")
     gasPrice: str
     chainId: str
     value: str = "0x0"
@@ -315,3 +350,18 @@ class PermitTypedData(Model):
     typedData: dict
     deadline: int
     amount: str
+
+
+class ContractInfo(Model):
+    address: str
+    abi: list[dict] = Field(description="The contract's ABI (energo/artifacts), as ethers and web3 take it")
+
+
+class Discovery(Model):
+    chainId: int
+    rpcUrl: str = Field(description="JSON-RPC URL for wallets and dApps (Janus on Qtum)")
+    apiBase: str = Field(description="Path prefix of this API's endpoints")
+    openapi: str
+    marketName: str | None
+    marketMode: Literal["continuous", "auction", "none"]
+    contracts: dict[str, ContractInfo]

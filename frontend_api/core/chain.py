@@ -61,13 +61,21 @@ class Chain:
     def __init__(self, settings: Settings, addresses: ResolvedAddresses, w3: Web3 | None = None) -> None:
         self.settings = settings
         self.ttl = settings.cache_ttl_s
-        self.w3 = w3 or Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": 10}))
+        timeout = settings.rpc_timeout_s
+        # No retries inside web3 (by default it retries a timed-out read five times, which
+        # made one request to a hung node take a minute): the indexer retries with its own
+        # backoff, and requests answer from what is known.
+        self.w3 = w3 or Web3(HTTPProvider(settings.rpc_url, request_kwargs={"timeout": timeout},
+                                          exception_retry_configuration=None))
         self.cache = TTLCache()
         self._head_lock = threading.Lock()
         self._publish_lock = threading.Lock()
         self._head: tuple[float, int, int] | None = None  # (fetched at, number, timestamp)
         self._head_hash: tuple[int, bytes] | None = None
-        self._http = httpx.Client(timeout=10, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+        #: Monotonic time of the node's last answer to the head follower (None: never).
+        self.last_answer_at: float | None = None
+        self.last_failure: str | None = None
+        self._http = httpx.Client(timeout=timeout, limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
         self._follower: threading.Thread | None = None
         self._stop_follow = threading.Event()
         #: Called as warmer(block, timestamp) by the head follower before a new head is published.
@@ -107,6 +115,18 @@ class Chain:
 
     # ------------------------------------------------------------ head
 
+    def head_known(self) -> tuple[int, int, bool] | None:
+        """The last head seen, marked stale when it is old, without any I/O; None if none yet."""
+        cached = self._head
+        if cached is None:
+            return None
+        return cached[1], cached[2], time.monotonic() - cached[0] > self.stale_after_s()
+
+    def head_hash(self) -> str | None:
+        """The published head's hash (hex), None before the first head."""
+        known = self._head_hash
+        return None if known is None else Web3.to_hex(known[1])
+
     def head_nowait(self) -> tuple[int, int, bool] | None:
         """The published head if the follower keeps it fresh, without ever waiting (for
         the event loop); None when it is older than a few TTLs."""
@@ -115,8 +135,28 @@ class Chain:
             return cached[1], cached[2], False
         return None
 
+    def following(self) -> bool:
+        return self._follower is not None and self._follower.is_alive()
+
+    def stale_after_s(self) -> float:
+        """How old the published head may get before the node counts as not answering."""
+        return max(3 * self.ttl, 1.0)
+
+    def node_down(self) -> bool:
+        """The head follower has had no answer for a while: reads that would go to the node
+        fail at once (503 or the last cached values) instead of waiting for it."""
+        cached = self._head
+        return self.following() and cached is not None and time.monotonic() - cached[0] > self.stale_after_s()
+
     def _follow_step(self) -> None:
-        block = self.w3.eth.get_block("latest")
+        asked_at = time.monotonic()
+        try:
+            block = self.w3.eth.get_block("latest")
+        except Exception as exc:
+            self.last_failure = f"{type(exc).__name__}: {exc}"
+            raise
+        self.last_answer_at = time.monotonic()
+        self.last_failure = None
         cached = self._head
         if cached is not None and block["number"] != cached[1]:
             # Compute what requests will ask at the new block before they can see it, so
@@ -126,28 +166,45 @@ class Chain:
                     warmer(block["number"], block["timestamp"])
                 except Exception:  # noqa: BLE001 - warming is an optimisation only
                     pass
-        self._publish(block)
+        self._publish(block, asked_at)
 
     def head(self, force: bool = False) -> tuple[int, int, bool]:
-        """(block number, timestamp, stale) of the chain head, cached for the TTL."""
+        """(block number, timestamp, stale) of the chain head, cached for the TTL.
+
+        While the head follower runs, a known head is never waited for: the follower's
+        last head is answered, marked stale once it is older than stale_after_s(), and a
+        request never calls the node for it (a hung node cannot hold requests)."""
         now = time.monotonic()
         cached = self._head
         if cached and now - cached[0] < self.ttl and not force:
             return cached[1], cached[2], False
+        if cached and not force and self.following():
+            age = now - cached[0]
+            if age > MAX_STALE_S:
+                raise ChainUnavailable(f"the chain node at {self.settings.rpc_url} has not answered for "
+                                       f"{age:.0f} s: {self.last_failure}")
+            return cached[1], cached[2], age > self.stale_after_s()
         with self._head_lock:
             cached = self._head
             if cached and time.monotonic() - cached[0] < self.ttl and not force:
                 return cached[1], cached[2], False
+            asked_at = time.monotonic()
             try:
                 block = self.w3.eth.get_block("latest")
             except Exception as exc:  # noqa: BLE001 - any transport failure
                 if cached and now - cached[0] < MAX_STALE_S:
                     return cached[1], cached[2], True
                 raise ChainUnavailable(f"the chain node at {self.settings.rpc_url} does not answer: {exc}") from exc
-            return self._publish(block)
+            return self._publish(block, asked_at)
 
-    def _publish(self, block) -> tuple[int, int, bool]:
+    def _publish(self, block, asked_at: float | None = None) -> tuple[int, int, bool]:
         with self._publish_lock:
+            current = self._head
+            if (asked_at is not None and current is not None and current[0] > asked_at
+                    and block["number"] < current[1]):
+                # An answer to an older question (the follower asked before another thread
+                # published a newer head): not a reorg, just late. Keep the newer head.
+                return current[1], current[2], False
             previous = self._head_hash
             if previous and (block["number"] < previous[0]
                              or (block["number"] == previous[0] and block["hash"] != previous[1])):
@@ -168,6 +225,9 @@ class Chain:
         hit = self.cache.get(full)
         if hit is not None:
             return hit[1]
+        if self.node_down():
+            raise ChainUnavailable(f"the chain node at {self.settings.rpc_url} does not answer "
+                                   f"({self.last_failure}); this value is not cached")
         try:
             value = compute(block)
         except Exception as exc:
@@ -188,6 +248,8 @@ class Chain:
              "params": [{"to": fn.address, "data": fn._encode_transaction_data()}, hex(block)]}
             for i, fn in enumerate(calls)
         ]
+        if self.node_down():
+            raise ChainUnavailable(f"the chain node at {self.settings.rpc_url} does not answer ({self.last_failure})")
         try:
             response = self._http.post(self.settings.rpc_url, json=payload)
             response.raise_for_status()

@@ -54,6 +54,29 @@ class Settings(BaseSettings):
     stale_after_blocks: int = Field(default=5, ge=0)
     #: Chain reads are cached this long (and per block): the benchmark's p99 depends on it.
     cache_ttl_s: float = Field(default=1.0, ge=0, le=60)
+    #: Longest wait for one JSON-RPC answer (a hung node costs a request at most this).
+    rpc_timeout_s: float = Field(default=5.0, gt=0, le=120)
+    #: The chain's block interval (Qtum: 32 s). The head counts as stale when its timestamp
+    #: is more than head_stale_after_blocks intervals behind the wall clock; 0 switches
+    #: that off (an automining local chain makes blocks only when sent transactions).
+    block_interval_s: float = Field(default=32.0, ge=0, le=3_600)
+    head_stale_after_blocks: float = Field(default=10.0, gt=0, le=10_000)
+    #: A meter or gateway whose last reading landed longer ago than this is silent, and
+    #: /health says degraded (0: never).
+    reading_max_age_s: float = Field(default=3_600.0, ge=0)
+    #: Origins allowed to call the API from a browser (CORS), comma-separated, or "*".
+    #: Default none: only the page served by the API itself (same origin).
+    cors_origins: str = ""
+    #: URL dApps should use for the chain (the discovery endpoint); default the rpc_url.
+    public_rpc_url: str | None = None
+    #: The API's public base URL for openapi.json's servers (default "/": relative).
+    public_api_url: str | None = None
+    #: Folder of Swagger UI's files for /docs (default: node_modules/swagger-ui-dist of the checkout).
+    docs_assets: Path | None = None
+    #: Longest wait between indexer retries while the node fails (doubling from poll_interval_s).
+    max_backoff_s: float = Field(default=30.0, gt=0, le=3_600)
+    #: Transaction builders (POST /wallet/...): requests per minute per client address.
+    builder_rate_per_min: int = Field(default=120, ge=0)
     #: Run the indexer inside the API process (off: another process fills the database).
     run_indexer: bool = True
     #: Serve the web page at / .
@@ -96,6 +119,9 @@ class Settings(BaseSettings):
             # psycopg 3 is the installed driver; SQLAlchemy's bare name means psycopg2.
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
         return value
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     @field_validator("log_format")
     @classmethod

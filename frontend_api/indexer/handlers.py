@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert, select, update
+from web3 import Web3
 
 from energo import artifacts
 from energo.facts import METER_KINDS, ZERO_ADDRESS, RejectReason
@@ -23,18 +24,45 @@ def _base(item: DecodedLog) -> dict:
 # ------------------------------------------------------------------ ledger
 
 
+#: Installation registers not known (registered through another contract after readings
+#: arrived): the meter's first reading then counts from its own registers (delta 0).
+UNKNOWN_REGISTERS = -1
+
+
+def _registration_registers(item: DecodedLog, state: BatchState, meter_id: int) -> tuple[int, int]:
+    """The installation registers of a meter, from events and calldata, never from a
+    historical eth_call (Janus answers every call at the latest block).
+
+    1. The registering transaction's calldata, when it calls the ledger's registerMeter
+       directly (what the deploy tooling and the operator commands do).
+    2. Otherwise the meter's current state, if it has no accepted reading yet (seq 0): its
+       registers are still the installation ones, whatever block the node answers at.
+    3. Otherwise unknown."""
+    tx = state.transactions.get(item.tx_hash)
+    if tx is not None and tx.get("to") and Web3.to_checksum_address(tx["to"]) == item.address:
+        try:
+            fn, args = _ledger(state, item.address).decode_function_input(tx["input"])
+        except ValueError:
+            fn, args = None, {}
+        if fn is not None and fn.fn_name == "registerMeter" and int(args["meterId"]) == meter_id:
+            return int(args["initialImportWh"]), int(args["initialExportWh"])
+    if state.w3 is not None:
+        meter = _ledger(state, item.address).functions.meter(meter_id).call()
+        if int(meter[5]) == 0:
+            return int(meter[7]), int(meter[8])
+    return UNKNOWN_REGISTERS, UNKNOWN_REGISTERS
+
+
+def _ledger(state: BatchState, address: str):
+    w3 = state.w3 or Web3()
+    return w3.eth.contract(address=address, abi=artifacts.abi("MeterLedger"))
+
+
 def on_meter_registered(conn: Connection, item: DecodedLog, state: BatchState) -> None:
     meter_id = int(item.args["meterId"])
     kind = METER_KIND_NAMES.get(int(item.args["kind"]), "household")
     state.meter_kinds[meter_id] = kind
-    # The event does not carry the installation registers; the meter's state at this block
-    # does, unless a reading in the same block already moved them (then the deltas of
-    # that reading count from zero: acceptable for a statistic, never for the ledger).
-    initial = (0, 0)
-    if state.w3 is not None:
-        ledger = state.w3.eth.contract(address=item.address, abi=artifacts.abi("MeterLedger"))
-        meter = ledger.functions.meter(meter_id).call(block_identifier=item.block_number)
-        initial = (int(meter[7]), int(meter[8])) if int(meter[5]) == 0 else (0, 0)
+    initial = _registration_registers(item, state, meter_id)
     state.last_registers[meter_id] = initial
     conn.execute(insert(schema.meters).values(
         **_base(item), meter_id=meter_id, account=item.args["account"], signer=item.args["signer"],
@@ -67,13 +95,32 @@ def on_reading_accepted(conn: Connection, item: DecodedLog, state: BatchState) -
             row = conn.execute(select(schema.meters.c.initial_import_wh, schema.meters.c.initial_export_wh)
                                .where(schema.meters.c.meter_id == meter_id)).first()
         previous = tuple(row) if row else (0, 0)
+    if previous[0] < 0:  # installation registers unknown: the first reading counts from itself
+        previous = (import_wh, export_wh)
     state.last_registers[meter_id] = (import_wh, export_wh)
+    _record_sender(conn, item, state)
     conn.execute(insert(schema.readings).values(
         **_base(item), meter_id=meter_id, seq=item.args["seq"], reading_timestamp=item.args["timestamp"],
         import_wh=import_wh, export_wh=export_wh,
         import_delta_wh=max(0, import_wh - previous[0]),
         export_delta_wh=max(0, export_wh - previous[1]),
         household=_meter_kind(conn, meter_id, state) == "household"))
+
+
+def _record_sender(conn: Connection, item: DecodedLog, state: BatchState) -> None:
+    """One reading_txs row per transaction with accepted readings: its sender is the gateway."""
+    seen = state.reading_txs
+    if item.tx_hash in seen:
+        seen[item.tx_hash] += 1
+        conn.execute(update(schema.reading_txs).where(schema.reading_txs.c.tx_hash == item.tx_hash)
+                     .values(readings=seen[item.tx_hash]))
+        return
+    tx = state.transactions.get(item.tx_hash)
+    if tx is None:
+        return
+    seen[item.tx_hash] = 1
+    conn.execute(insert(schema.reading_txs).values(**_base(item), sender=Web3.to_checksum_address(tx["from"]),
+                                                   readings=1))
 
 
 def on_reading_rejected(conn: Connection, item: DecodedLog, state: BatchState) -> None:
@@ -184,7 +231,7 @@ def ledger_source(address: str, abi: list[dict]) -> EventSource:
         "MeterRevoked": on_meter_revoked,
         "ReadingAccepted": on_reading_accepted,
         "ReadingRejected": on_reading_rejected,
-    })
+    }, needs_transactions=True)
 
 
 def market_source(address: str, abi: list[dict]) -> EventSource:

@@ -148,6 +148,42 @@ class IndexQueries:
                                 .order_by(s.rejections.c.block_number.desc(), s.rejections.c.log_index.desc())
                                 .limit(limit)).all()
 
+    def meter_activity(self):
+        """Per registered meter: kind, account, when registered, revoked or not, and its last
+        accepted reading (seq, the block time it landed, its own timestamp, who sent it)."""
+        revoked = select(s.meter_revocations.c.meter_id)
+        last = (select(s.readings.c.meter_id, func.max(s.readings.c.seq).label("seq"))
+                .group_by(s.readings.c.meter_id).subquery())
+        query = (
+            select(s.meters.c.meter_id, s.meters.c.account, s.meters.c.kind,
+                   s.meters.c.timestamp.label("registered_at"),
+                   s.meters.c.meter_id.in_(revoked).label("revoked"), last.c.seq.label("last_seq"),
+                   s.readings.c.timestamp.label("landed_at"), s.readings.c.reading_timestamp,
+                   s.reading_txs.c.sender)
+            .outerjoin(last, last.c.meter_id == s.meters.c.meter_id)
+            .outerjoin(s.readings, and_(s.readings.c.meter_id == last.c.meter_id, s.readings.c.seq == last.c.seq))
+            .outerjoin(s.reading_txs, s.reading_txs.c.tx_hash == s.readings.c.tx_hash)
+            .order_by(s.meters.c.meter_id)
+        )
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        seen: set[int] = set()
+        out = []
+        for row in rows:  # one row per meter (a duplicated transaction row would repeat it)
+            if row.meter_id not in seen:
+                seen.add(row.meter_id)
+                out.append(row)
+        return out
+
+    def gateway_activity(self):
+        """Per sender of reading transactions (a gateway): its last transaction's block time,
+        readings and transactions sent."""
+        with self.engine.connect() as conn:
+            return conn.execute(select(
+                s.reading_txs.c.sender, func.max(s.reading_txs.c.timestamp).label("landed_at"),
+                func.sum(s.reading_txs.c.readings).label("readings"), func.count().label("transactions"))
+                .group_by(s.reading_txs.c.sender).order_by(s.reading_txs.c.sender)).all()
+
     def last_reading_timestamp(self) -> int | None:
         with self.engine.connect() as conn:
             return conn.execute(select(func.max(s.readings.c.reading_timestamp))).scalar()

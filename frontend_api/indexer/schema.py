@@ -92,6 +92,16 @@ readings = Table(
     Index("ix_readings_ts", "reading_timestamp"),
 )
 
+#: One row per transaction that had readings accepted: who sent it (the gateway).
+reading_txs = Table(
+    "reading_txs",
+    metadata,
+    *_log_columns(),
+    Column("sender", String(42), nullable=False, index=True),
+    Column("readings", Integer, nullable=False),
+    Index("ix_reading_txs_hash", "tx_hash"),
+)
+
 rejections = Table(
     "reading_rejections",
     metadata,
@@ -202,6 +212,6 @@ rounds = Table(
 
 #: Tables holding rows from logs (rolled back on a reorg).
 LOG_TABLES = [
-    meters, meter_revocations, readings, rejections, watt_moves, tsl_moves, state_of_charge,
+    meters, meter_revocations, readings, reading_txs, rejections, watt_moves, tsl_moves, state_of_charge,
     reserve_events, utility_prices, orders, order_closures, trades, rounds,
 ]

@@ -19,8 +19,12 @@ const short = (address) => `${address.slice(0, 6)}…${address.slice(-4)}`;
 
 // ------------------------------------------------------------------ API and wallet
 
+const FETCH_TIMEOUT_MS = 8000;
+
 async function api(path, body) {
   const init = body ? { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) } : {};
+  // Never wait forever: a request that takes longer says so instead of freezing the page.
+  init.signal = AbortSignal.timeout(FETCH_TIMEOUT_MS);
   const response = await fetch(API + path, init);
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
@@ -44,7 +48,7 @@ function walletMessage(error) {
 }
 
 async function sendTx(tx) {
-  const { description, ...params } = tx;
+  const { description, gasLimit: _ethersName, ...params } = tx;  // EIP-1193 takes `gas`
   const hash = await wallet().request({ method: "eth_sendTransaction", params: [params] });
   toast(`Sent: ${description}. Waiting for the block…`);
   for (let i = 0; i < 240; i++) {
@@ -131,11 +135,13 @@ function renderMyOrders(orders) {
   }
 }
 
-function renderRank(rank) {
+export function renderRank(rank) {
   $("round-card").classList.toggle("hidden", !rank);
   if (!rank) return;
   $("round-id").textContent = rank.round.roundId !== null ? `#${rank.round.roundId}` : "";
-  state.closesAt = rank.round.closesAt;
+  // The API's secondsLeft, counted down on this browser's monotonic clock: neither the
+  // browser's wall clock nor the chain's clock (which may run ahead) enters the countdown.
+  state.roundEndsAt = performance.now() / 1000 + rank.round.secondsLeft;
   $("ranks").innerHTML = rank.orders.length
     ? rank.orders.map((o) => `<div class="rank">Rank <b>${o.rank}</b> of ${o.of}<br><span class="muted small">` +
         `${o.side} ${fmtKwh.format(o.remainingWh / 1000)} kWh at ${price(o.price)}</span></div>`).join("")
@@ -144,8 +150,8 @@ function renderRank(rank) {
 }
 
 function tickCountdown() {
-  if (!state.closesAt) return;
-  const left = Math.max(0, state.closesAt - Math.floor(Date.now() / 1000) + (state.clockSkew || 0));
+  if (state.roundEndsAt === undefined) return;
+  const left = Math.max(0, Math.round(state.roundEndsAt - performance.now() / 1000));
   const m = Math.floor(left / 60), s = left % 60;
   $("countdown").textContent = `${m}:${String(s).padStart(2, "0")}`;
 }
@@ -192,16 +198,17 @@ export async function refresh(force = false) {
     health = await api("/health");
   } catch (error) {
     $("chain-status").textContent = "API unreachable";
-    $("chain-status").className = "pill stale";
+    $("chain-status").className = "pill down";
+    $("health-banner").textContent = "The Energo API does not answer: the figures shown may be out of date.";
+    $("health-banner").classList.remove("hidden");
+    $("health-banner").classList.add("down");
+    document.body.dataset.health = "unreachable";
     return;
   }
   const changed = force || health.chainHead !== state.head || health.indexedBlock !== state.indexed;
   state.head = health.chainHead;
   state.indexed = health.indexedBlock;
-  state.clockSkew = health.chainHeadTimestamp - Math.floor(Date.now() / 1000);
-  $("chain-status").textContent = health.stale ? `block ${health.chainHead} · catching up` : `block ${health.chainHead}`;
-  $("chain-status").className = health.stale ? "pill stale" : "pill ok";
-  $("freshness").textContent = `indexed to block ${health.indexedBlock}` + (health.stale ? " (behind the chain)" : "");
+  renderHealth(health);
   if (!changed) return;
   const jobs = [api("/market"), api("/market/depth?levels=8"), api("/trades?limit=8"),
     api("/community/series?hours=24&bucketMinutes=60"), api("/community/stats?hours=24")];
@@ -219,6 +226,41 @@ export async function refresh(force = false) {
   document.body.dataset.block = String(health.indexedBlock);
 }
 
+const minutes = (s) => (s < 90 ? `${Math.round(s)} s` : s < 5400 ? `${Math.round(s / 60)} min` : `${Math.round(s / 3600)} h`);
+
+// Stale and degraded states in words: what is wrong and what the figures shown are.
+export function renderHealth(health) {
+  const reasons = health.reasons || [];
+  const down = reasons.includes("node_unreachable") || reasons.includes("chain_halted");
+  const lines = [];
+  if (reasons.includes("node_unreachable")) {
+    lines.push(`The chain node is not answering: figures are from block ${health.chainHead ?? "–"} and may be out of date.`);
+  }
+  if (reasons.includes("chain_halted")) {
+    lines.push(`No new block for ${minutes(health.chainHeadAgeS)}: the chain seems halted; figures may be out of date.`);
+  }
+  if (reasons.includes("no_index")) lines.push("The history is still being read from the chain.");
+  if (reasons.includes("index_behind")) lines.push(`History is ${health.indexerLagBlocks} blocks behind the chain: catching up.`);
+  if (reasons.includes("indexer_error") && !reasons.includes("node_unreachable")) {
+    lines.push("Reading the chain's history failed; retrying.");
+  }
+  if (reasons.includes("silent_meters")) {
+    const ids = health.silentMeters.join(", ");
+    lines.push(`No reading for over ${minutes(health.readingMaxAgeS)} from meter${health.silentMeters.length > 1 ? "s" : ""} ${ids}.`);
+  }
+  const banner = $("health-banner");
+  banner.textContent = lines.join(" ");
+  banner.classList.toggle("hidden", lines.length === 0);
+  banner.classList.toggle("down", down);
+  document.body.dataset.health = health.stale ? "stale" : health.status;
+  const block = health.chainHead === null ? "no block yet" : `block ${health.chainHead}`;
+  $("chain-status").textContent = down ? `${block} · stale` : health.stale ? `${block} · catching up`
+    : health.status === "degraded" ? `${block} · degraded` : block;
+  $("chain-status").className = down ? "pill down" : health.stale || health.status === "degraded" ? "pill stale" : "pill ok";
+  $("freshness").textContent = health.indexedBlock === null ? "history not indexed yet"
+    : `indexed to block ${health.indexedBlock}` + (health.stale ? " (behind the chain)" : "");
+}
+
 async function connect() {
   try {
     const accounts = await wallet().request({ method: "eth_requestAccounts" });
@@ -229,13 +271,12 @@ async function connect() {
 }
 
 async function setAccount(address) {
-  // The API wants the EIP-55 form; wallets may give lower case.
+  // Wallets may give lower case: the API takes any case and answers the EIP-55 form.
   if (address && address === address.toLowerCase()) {
     try {
-      await api(`/accounts/${address}`);
+      address = (await api(`/accounts/${address}`)).address;
     } catch (error) {
-      const match = /did you mean (0x[0-9a-fA-F]{40})/.exec(error.message);
-      if (match) address = match[1];
+      /* keep it as given: the API accepts it */
     }
   }
   state.account = address;
@@ -277,8 +318,11 @@ $("tsl-form").addEventListener("submit", (event) => {
     needAccount();
     const amount = $("tsl-amount").value.trim();
     const permit = await api("/wallet/permit", { account: state.account, amount });
+    // eth_signTypedData_v4 wants the domain's type among the types (ethers wants it out).
+    const { domainType, ...typed } = permit.typedData;
+    const v4 = { ...typed, types: { EIP712Domain: domainType, ...typed.types } };
     const signature = await wallet().request({
-      method: "eth_signTypedData_v4", params: [state.account, JSON.stringify(permit.typedData)],
+      method: "eth_signTypedData_v4", params: [state.account, JSON.stringify(v4)],
     });
     const tx = await api("/wallet/deposit-with-permit", {
       account: state.account, amount, deadline: permit.deadline, signature,

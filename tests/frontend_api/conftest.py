@@ -34,6 +34,17 @@ def scenario(api_anvil: Anvil) -> Scenario:
 
 
 @pytest.fixture(scope="session")
+def own_chain(tmp_path_factory):
+    """A chain apart from the shared scenario's, for what disturbs it: reorgs, outages
+    (SIGSTOP), blocks mined by hand. (node, scenario, deployments file)."""
+    with Anvil(accounts=12) as node:
+        w3 = node.web3()
+        own = build_scenario(w3, w3.eth.accounts)
+        path = own.write_deployments(tmp_path_factory.mktemp("own_chain") / "8890.json")
+        yield node, own, path
+
+
+@pytest.fixture(scope="session")
 def deployments_file(scenario: Scenario, tmp_path_factory) -> Path:
     return scenario.write_deployments(tmp_path_factory.mktemp("deployments") / "8890.json")
 
@@ -99,7 +110,7 @@ def _client(db_kind: str, request, tmp_path_factory, api_anvil: Anvil, deploymen
             name: str) -> Iterator[TestClient]:
     url = fresh_database(db_kind, request, tmp_path_factory, name)
     settings = Settings(deployments=deployments_file, rpc_url=api_anvil.url, database_url=url, poll_interval_s=0.1,
-                        cache_ttl_s=0.2)
+                        cache_ttl_s=0.2, reading_max_age_s=2 * 86_400)
     with TestClient(create_app(settings)) as test_client:
         sync(test_client)
         yield test_client

@@ -50,14 +50,17 @@ def test_malformed_address_is_refused_by_the_schema(client):
     assert response.json()["error"] == "invalid_request" and "pattern" in response.json()["detail"]
 
 
-def test_unchecksummed_address_is_a_400_with_the_right_form(client, scenario):
+def test_addresses_in_any_case_are_answered_checksummed(client, scenario):
+    """Issue 14: lower-case addresses (what wallets answer) were a 400; a mixed-case address
+    with a wrong checksum (a mistyped one) still is, with the right form in the message."""
     address = scenario.household.address
-    response = client.get(f"/api/v1/accounts/{address.lower()}")
-    assert response.status_code == 400
-    assert response.json()["error"] == "unchecksummed_address"
-    assert address in response.json()["detail"]
+    for form in (address.lower(), "0x" + address[2:].upper()):
+        response = client.get(f"/api/v1/accounts/{form}")
+        assert response.status_code == 200 and response.json()["address"] == address
     wrong = address[:2] + address[2:].swapcase()
-    assert client.get(f"/api/v1/accounts/{wrong}").status_code == 400
+    response = client.get(f"/api/v1/accounts/{wrong}")
+    assert response.status_code == 400 and response.json()["error"] == "unchecksummed_address"
+    assert address in response.json()["detail"]
 
 
 def test_an_account_without_anything_has_an_empty_screen(client):

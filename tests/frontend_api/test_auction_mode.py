@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from energo_testkit.scenario import build_scenario, send, sync
 from fastapi.testclient import TestClient
@@ -57,3 +59,24 @@ def test_depth_of_the_round_and_an_order_through_the_wallet_helper(auction):
     body = client.get(f"/api/v1/accounts/{account}").json()
     best = next(o for o in body["rank"]["orders"] if o["price"] == "0.45")
     assert best["rank"] == 1
+
+
+def test_ranks_do_not_lag_the_order_list(auction):
+    """Broken 5: the open-orders cache was keyed by the index height from before the step,
+    so a new order showed in the list but not in the ranks until the next block."""
+    scenario, client = auction
+    account = scenario.households[2]
+    path = f"/api/v1/accounts/{account.address}"
+    client.get(path)  # the page has the screen open: it is rebuilt on each new block and step
+    order_id = scenario.place(account, 0, 440 * 10**15, 100)  # buy 0.1 kWh at 0.44, outside the API
+    deadline = time.monotonic() + 30
+    while True:
+        response = client.get(path)
+        assert response.status_code == 200, response.text
+        body = response.json()
+        if str(order_id) in {o["orderId"] for o in body["openOrders"]}:
+            break
+        assert time.monotonic() < deadline, "the new order never reached the screen"
+        time.sleep(0.02)  # polling with a deadline
+    assert str(order_id) in {o["orderId"] for o in body["rank"]["orders"]}, (
+        body["rank"], body["block"], body["indexedBlock"], scenario.w3.eth.block_number)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from energo_testkit.scenario import build_scenario
 from sqlalchemy import func, select
 
-from energo_deploy.localchain import Anvil
 from frontend_api.core.config import Settings
 from frontend_api.indexer import schema
 from frontend_api.main import build_context
@@ -15,16 +13,6 @@ from frontend_api.main import build_context
 def _count(engine, table) -> int:
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar()
-
-
-@pytest.fixture(scope="module")
-def own_chain(tmp_path_factory):
-    """A chain of the module's own: reorgs must not disturb the shared scenario."""
-    with Anvil(accounts=12) as node:
-        w3 = node.web3()
-        scenario = build_scenario(w3, w3.eth.accounts)
-        path = scenario.write_deployments(tmp_path_factory.mktemp("reorg") / "8890.json")
-        yield node, scenario, path
 
 
 def _context(node, path, url, **extra):

@@ -43,7 +43,7 @@ window.ethereum = {
 def served(api_anvil, deployments_file):
     tmp = Path(tempfile.mkdtemp(prefix="energo-page-"))
     settings = Settings(deployments=deployments_file, rpc_url=api_anvil.url, database_url=f"sqlite:///{tmp}/i.db",
-                        port=free_port(), poll_interval_s=0.2, cache_ttl_s=0.2)
+                        port=free_port(), poll_interval_s=0.2, cache_ttl_s=0.2, reading_max_age_s=2 * 86_400)
     handle = serve_in_thread(settings)
     yield handle
     handle.stop()
@@ -166,6 +166,43 @@ def test_a_rejected_transaction_is_shown(page, scenario):
     page.click("#place-order")
     page.wait_for_function("() => document.getElementById('toast').textContent.includes('rejected')")
     assert page.get_attribute("#toast", "data-kind") == "error"
+
+
+def test_auction_countdown_counts_the_apis_seconds_left(page, scenario):
+    """Broken 4: the countdown added the chain's clock skew to closesAt - now (the scenario's
+    chain runs a day ahead of the wall clock, as the demo's does), showing "2882:05"."""
+    head = scenario.w3.eth.get_block("latest")["timestamp"]
+    text = page.evaluate("""async (closesAt) => {
+        const m = await import("/static/app.js");
+        m.renderRank({round: {roundId: 5, closesAt, secondsLeft: 125, lengthS: 900}, orders: []});
+        const shown = document.getElementById("countdown").textContent;
+        m.renderRank(null);
+        return shown;
+    }""", head + 125)
+    assert text in ("2:05", "2:04")
+
+
+def test_stale_and_degraded_states_are_said_in_words(page):
+    shown = page.evaluate("""async () => {
+        const m = await import("/static/app.js");
+        const base = {status: "degraded", stale: true, chainHead: 41, indexedBlock: 41, indexerLagBlocks: 0,
+                      chainHeadAgeS: 1800, readingMaxAgeS: 3600, silentMeters: [], reasons: []};
+        const out = {};
+        m.renderHealth({...base, reasons: ["node_unreachable", "indexer_error"]});
+        out.down = [document.getElementById("health-banner").textContent,
+                    document.getElementById("chain-status").className];
+        m.renderHealth({...base, reasons: ["chain_halted", "silent_meters"], silentMeters: [3, 4]});
+        out.halted = [document.getElementById("health-banner").textContent, document.body.dataset.health];
+        m.renderHealth({...base, status: "ok", stale: false});
+        out.ok = [document.getElementById("health-banner").classList.contains("hidden"),
+                  document.getElementById("chain-status").className];
+        return out;
+    }""")
+    assert "chain node is not answering" in shown["down"][0] and "block 41" in shown["down"][0]
+    assert shown["down"][1] == "pill down"
+    assert "No new block for 30 min" in shown["halted"][0] and "meters 3, 4" in shown["halted"][0]
+    assert shown["halted"][1] == "stale"
+    assert shown["ok"] == [True, "pill ok"]
 
 
 def test_screenshot(page, scenario, tmp_path):

@@ -27,4 +27,5 @@ def test_bad_inputs(client):
     assert client.get("/api/v1/trades?limit=501").status_code == 422
     assert client.get("/api/v1/trades?cursor=abc").status_code == 400
     assert client.get("/api/v1/trades?account=nope").status_code == 422
-    assert client.get("/api/v1/trades?account=0x000000000000000000000000000000000000DEAD").status_code == 400
+    # all upper case is taken as it is (issue 14: any case); a wrong mixed-case checksum is a 400
+    assert client.get("/api/v1/trades?account=0x000000000000000000000000000000000000DeaD").status_code == 400

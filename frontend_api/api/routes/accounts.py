@@ -48,9 +48,9 @@ HOT_MAX = 256
 
 
 def screen_key(ctx: AppContext, address: str, head_info: tuple[int, int, bool], indexed: int | None = None) -> tuple:
-    head, _, chain_stale = head_info
+    head, head_ts, chain_stale = head_info
     indexed = ctx.indexed_block() if indexed is None else indexed
-    return (("screen-json", address, indexed, chain_stale), head)
+    return (("screen-json", address, indexed, chain_stale or ctx.head_too_old(head_ts)), head)
 
 
 def screen_json(ctx: AppContext, address: str, head_info: tuple[int, int, bool], indexed: int | None = None) -> bytes:
@@ -79,7 +79,7 @@ def build_screen(ctx: AppContext, address: str, head_info: tuple[int, int, bool]
     head, head_ts, chain_stale = head_info
     indexed = ctx.indexed_block() if indexed is None else indexed
     fresh = {"block": head, "indexedBlock": indexed,
-             "stale": chain_stale or indexed is None or ctx.index_stale(head, indexed)}
+             "stale": indexed is None or ctx.is_stale(head_info, indexed)}
     chain = ctx.chain
 
     def read_chain(block: int) -> dict:
@@ -110,7 +110,7 @@ def build_screen(ctx: AppContext, address: str, head_info: tuple[int, int, bool]
     rank = None
     info = views.round_info(ctx, head, head_ts)
     if info is not None:
-        round_orders = views.open_round_orders(ctx, head, head_ts, info["roundId"])
+        round_orders = views.open_round_orders(ctx, head, head_ts, info["roundId"], indexed)
         rank = {"round": info, "orders": views.ranks(ctx, head, round_orders, address)}
 
     return {

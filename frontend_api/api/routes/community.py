@@ -24,7 +24,8 @@ def _average(tsl_amount: int, wh: int) -> str | None:
 def community_stats(ctx: Ctx, hours: Hours = 24) -> dict:
     _, head_ts, _ = ctx.chain.head()
     since = head_ts - hours * 3600
-    s = ctx.queries.stats(since, head_ts)
+    # Cached per indexed block (and window end): pages refetch it on every block.
+    s = ctx.from_index(("stats", since, head_ts), lambda: ctx.queries.stats(since, head_ts))
     consumed = s["consumed_wh"]
     return {
         "since": since, "until": head_ts,
@@ -51,13 +52,18 @@ def community_series(
         raise ApiError(422, "too_many_buckets", f"{hours} h in {bucketMinutes}-minute buckets is more than 2000 "
                        "points: use larger buckets")
     since = head_ts - hours * 3600
-    points = ctx.queries.series(since, head_ts, bucket)
     utility = ctx.chain.cached(("utility",), head, lambda b: ctx.chain.battery.functions.utilityPrice().call(
         block_identifier=b))
-    return {
-        "since": since, "until": head_ts, "bucketS": bucket, "utilityPrice": units.tsl(utility),
-        "points": [{"start": p["start"], "generatedWh": p["generated_wh"], "consumedWh": p["consumed_wh"],
-                    "stateOfChargeWh": p["state_of_charge_wh"], "volumeWh": p["volume_wh"],
-                    "averagePrice": _average(p["volume_tsl"], p["volume_wh"])} for p in points],
-        **ctx.index_freshness(),
-    }
+
+    def compute() -> dict:
+        points = ctx.queries.series(since, head_ts, bucket)
+        return {
+            "since": since, "until": head_ts, "bucketS": bucket, "utilityPrice": units.tsl(utility),
+            "points": [{"start": p["start"], "generatedWh": p["generated_wh"], "consumedWh": p["consumed_wh"],
+                        "stateOfChargeWh": p["state_of_charge_wh"], "volumeWh": p["volume_wh"],
+                        "averagePrice": _average(p["volume_tsl"], p["volume_wh"])} for p in points],
+        }
+
+    # The chart: cached per indexed block and window (every open page asks for it on each block).
+    body = ctx.from_index(("series", since, head_ts, bucket, utility), compute)
+    return {**body, **ctx.index_freshness()}

@@ -35,7 +35,7 @@ def market(ctx: Ctx) -> dict:
     head, head_ts, _ = ctx.chain.head()
     info = views.round_info(ctx, head, head_ts)
     bids, asks = views.depth(ctx, head, 1, info["roundId"] if info else None)
-    last = ctx.queries.last_trade() if ctx.chain.market is not None else None
+    last = ctx.from_index(("last-trade",), ctx.queries.last_trade) if ctx.chain.market is not None else None
     utility = ctx.chain.cached(("utility",), head, lambda b: ctx.chain.battery.functions.utilityPrice().call(
         block_identifier=b))
     return {

@@ -8,11 +8,12 @@ custom error instead of being handed to the wallet.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Annotated
 
 from eth_utils import to_checksum_address
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Depends, Path, Request
 from web3.exceptions import ContractCustomError, ContractLogicError, Web3RPCError
 
 from energo.tx import decode_revert
@@ -30,10 +31,53 @@ from frontend_api.api.schemas import (
 from frontend_api.core import market as market_abi
 from frontend_api.core import units
 
-router = APIRouter(prefix="/wallet", tags=["wallet"], responses={
+
+class RateLimiter:
+    """A token bucket per (client address, route): `rate` requests a minute, bursts up to it.
+    The builders estimate gas on the node for each request; this keeps one client from
+    taking the node's time from everyone."""
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[str, str], tuple[float, float]] = {}
+        self._lock = threading.Lock()
+
+    def take(self, key: tuple[str, str], rate_per_min: int) -> float:
+        """0 when allowed, else the seconds until the next request would be."""
+        if rate_per_min <= 0:
+            return 0.0
+        now = time.monotonic()
+        per_s = rate_per_min / 60.0
+        with self._lock:
+            tokens, at = self._buckets.get(key, (float(rate_per_min), now))
+            tokens = min(float(rate_per_min), tokens + (now - at) * per_s)
+            if tokens < 1.0:
+                self._buckets[key] = (tokens, now)
+                return (1.0 - tokens) / per_s
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > 100_000:
+                self._buckets.clear()
+            return 0.0
+
+
+LIMITER = RateLimiter()
+
+
+async def rate_limited(request: Request) -> None:
+    ctx = request.app.state.ctx
+    client = request.client.host if request.client else "unknown"
+    wait = LIMITER.take((client, request.url.path.rsplit("/", 1)[-1] if "/orders/" in request.url.path
+                         else request.url.path), ctx.settings.builder_rate_per_min)
+    if wait:
+        raise ApiError(429, "rate_limited", f"too many transaction requests from {client}: "
+                       f"{ctx.settings.builder_rate_per_min} a minute; retry in {wait:.1f} s",
+                       [ctx.settings.builder_rate_per_min, round(wait, 1)], headers={"Retry-After": str(int(wait) + 1)})
+
+
+router = APIRouter(prefix="/wallet", tags=["wallet"], dependencies=[Depends(rate_limited)], responses={
     **ERROR_RESPONSES,
     403: {"model": ErrorBody, "description": "Not the account's order"},
     409: {"model": ErrorBody, "description": "The chain would refuse it (balance, state); the message says why"},
+    429: {"model": ErrorBody, "description": "Too many transaction requests from this client (see Retry-After)"},
 })
 
 #: Friendly text for the contracts' custom errors (values are base units).
@@ -77,13 +121,14 @@ def _build(ctx: Ctx, account: str, fn, description: str) -> dict:
         failure = decode_revert(exc.data if isinstance(exc.data, str | bytes) else None)
         friendly = FRIENDLY.get(failure.error)
         detail = friendly(failure.args_) if friendly else f"the contract would revert: {failure}"
-        raise ApiError(409, "reverted" if not friendly else "insufficient_or_invalid", detail,
-                       [failure.error, *failure.args_]) from None
+        # The code is the contract's custom error, its arguments the error's values (base
+        # units, checksummed addresses), so a dApp can branch and format them itself.
+        raise ApiError(409, failure.error, detail, failure.args_) from None
     except Web3RPCError as exc:
         raise ApiError(409, "reverted", f"the node refused the transaction: {exc}") from None
     gas = int(estimate * ctx.settings.gas_margin) + 10_000
     return {
-        "from": account, "to": fn.address, "data": tx["data"], "gas": hex(gas),
+        "from": account, "to": fn.address, "data": tx["data"], "gas": hex(gas), "gasLimit": hex(gas),
         "gasPrice": hex(ctx.settings.gas_price_wei), "chainId": hex(chain.chain_id), "value": "0x0",
         "type": "0x0", "description": description,
     }
@@ -106,16 +151,17 @@ def place_order(ctx: Ctx, body: OrderRequest) -> dict:
     if body.side == "sell":
         spendable = bat.spendableWattOf(account).call()
         if spendable < units.wh_to_watt(amount_wh):
-            raise ApiError(409, "insufficient_balance", f"not enough WATT to sell {body.amountKwh} kWh: "
-                           f"{units.watt(spendable)} WATT spendable")
+            raise ApiError(409, "BatteryInsufficientSpendableWatt", f"not enough WATT to sell {body.amountKwh} kWh: "
+                           f"{units.watt(spendable)} WATT spendable",
+                           [account, spendable, units.wh_to_watt(amount_wh)])
     else:
         free = bat.freeTslOf(account).call()
         due, _ = bat.pendingRent(account).call()
         cost = units.cost_tsl(amount_wh, price, round_up=True)
         if free - due < cost:
-            raise ApiError(409, "insufficient_balance", f"not enough free TSL deposited to buy {body.amountKwh} kWh "
-                           f"at {body.price}: {units.tsl(cost)} TSL needed, {units.tsl(max(0, free - due))} free "
-                           "(deposit TSL first)")
+            raise ApiError(409, "BatteryInsufficientFreeTsl", f"not enough free TSL deposited to buy {body.amountKwh} "
+                           f"kWh at {body.price}: {units.tsl(cost)} TSL needed, {units.tsl(max(0, free - due))} free "
+                           "(deposit TSL first)", [account, max(0, free - due), cost])
     fn = market_abi.place_call(market, body.side, price, amount_wh, body.expiry, body.immediateOrCancel)
     return _build(ctx, account, fn, f"{body.side} {body.amountKwh} kWh at {body.price} TSL/kWh")
 
@@ -127,11 +173,14 @@ def cancel_order(ctx: Ctx, order_id: Annotated[int, Path(ge=1, le=2**256 - 1)], 
     market = _need_market(ctx)
     order = ctx.queries.order(order_id)
     if order is None:
-        raise ApiError(404, "unknown_order", f"no order {order_id} (index at block {ctx.indexed_block()})")
+        raise ApiError(404, "unknown_order", f"no order {order_id} (index at block {ctx.indexed_block()})",
+                       [order_id])
     if order.owner != account:
-        raise ApiError(403, "not_owner", f"order {order_id} belongs to {order.owner}, not {account}")
+        raise ApiError(403, "MarketNotOrderOwner", f"order {order_id} belongs to {order.owner}, not {account}",
+                       [order_id, account, order.owner])
     if getattr(order, "closed", None) or order.remaining_wh == 0:
-        raise ApiError(409, "order_closed", f"order {order_id} is already {getattr(order, 'closed', None) or 'filled'}")
+        raise ApiError(409, "MarketUnknownOrder", f"order {order_id} is already "
+                       f"{getattr(order, 'closed', None) or 'filled'}", [order_id])
     fn = market_abi.cancel_call(market, order_id)
     return _build(ctx, account, fn, f"cancel order {order_id}")
 
@@ -139,7 +188,8 @@ def cancel_order(ctx: Ctx, order_id: Annotated[int, Path(ge=1, le=2**256 - 1)], 
 def _wallet_tsl_at_least(ctx: Ctx, account: str, amount: int, text: str) -> None:
     held = ctx.chain.tsl.functions.balanceOf(account).call()
     if held < amount:
-        raise ApiError(409, "insufficient_balance", f"the wallet holds {units.tsl(held)} TSL, not {text}")
+        raise ApiError(409, "ERC20InsufficientBalance", f"the wallet holds {units.tsl(held)} TSL, not {text}",
+                       [account, held, amount])
 
 
 @router.post("/approve", response_model=UnsignedTx, response_model_by_alias=True,
@@ -172,12 +222,15 @@ def permit(ctx: Ctx, body: PermitRequest) -> dict:
     deadline = body.deadline if body.deadline is not None else max(head_ts, int(time.time())) + 3600
     _fields, name, version, chain_id, verifying, _salt, _ext = chain.tsl.functions.eip712Domain().call()
     nonce = chain.tsl.functions.nonces(account).call()
+    # `types` lists the message's types only: ethers' signTypedData(domain, types, message)
+    # takes it as it is (it refuses EIP712Domain there). eth_signTypedData_v4 wants the
+    # domain's type too: add `domainType` as types.EIP712Domain (the page does).
     typed = {
+        "domainType": [
+            {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
+            {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
+        ],
         "types": {
-            "EIP712Domain": [
-                {"name": "name", "type": "string"}, {"name": "version", "type": "string"},
-                {"name": "chainId", "type": "uint256"}, {"name": "verifyingContract", "type": "address"},
-            ],
             "Permit": [
                 {"name": "owner", "type": "address"}, {"name": "spender", "type": "address"},
                 {"name": "value", "type": "uint256"}, {"name": "nonce", "type": "uint256"},
@@ -218,7 +271,7 @@ def withdraw(ctx: Ctx, body: AmountRequest) -> dict:
     free = bat.freeTslOf(account).call()
     due, _ = bat.pendingRent(account).call()
     if free - due < amount:
-        raise ApiError(409, "insufficient_balance", f"{units.tsl(max(0, free - due))} TSL is free to withdraw "
-                       f"(after {units.tsl(due)} rent due), not {body.amount}")
+        raise ApiError(409, "BatteryInsufficientFreeTsl", f"{units.tsl(max(0, free - due))} TSL is free to withdraw "
+                       f"(after {units.tsl(due)} rent due), not {body.amount}", [account, max(0, free - due), amount])
     fn = bat.withdraw(amount)
     return _build(ctx, account, fn, f"withdraw {body.amount} TSL")
