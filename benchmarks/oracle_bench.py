@@ -7,6 +7,11 @@ Writes benchmarks/results/oracle.json:
 - e2e_readings_per_s_4_in_flight: the same with four batches in flight
 - rss_mb: peak resident memory (VmHWM) of the daemon process serving 50 simulated meters
   (target <= 100)
+- bytes_written_per_reading: bytes the outbox sends to storage per reading (write_bytes of
+  /proc/self/io, fsyncs and the final checkpoint included) over a 1,000-reading run of the
+  daemon's outbox calls at its defaults: 50 meters read every 60 s, readings committed
+  together every 20 s, a batch every 30 s (bar <= 2,600; one commit per reading on 4 KiB
+  pages wrote ~24,000)
 - upstream_telegrams_parsed / upstream_telegrams_total: dsmr_parser's own test telegrams of
   electricity meters (tests/oracle/data/dsmr_parser_telegrams.json) that the DSMR adapter
   frames and parses to the registers upstream's tests assert (bar: all)
@@ -63,6 +68,47 @@ def bench_upstream_telegrams() -> tuple[int, int]:
                                                                                     entry["export_wh"]):
             right += 1
     return right, len(upstream)
+
+
+def _write_bytes() -> int:
+    fields = dict(line.split(": ") for line in Path("/proc/self/io").read_text().splitlines())
+    return int(fields["write_bytes"])
+
+
+def bench_wear(readings: int = 1000, meters: int = 50, interval_s: float = 60.0, batch_delay_s: float = 30.0,
+               commit_interval_s: float = 20.0) -> float:
+    """Bytes written per reading by the outbox's own write path, on a simulated clock:
+    what the meter pollers (append) and the submitter (record, sent, mined, settled) do."""
+    from oracle.outbox import Outbox, Settlement
+
+    signer = ReadingSigner(bytes(range(1, 33)), ReadingDomain(8890, "0x" + "ab" * 20))
+    now = [0.0]
+    # A directory on the real disk (tmpfs writes are not counted by write_bytes).
+    with tempfile.TemporaryDirectory(dir=ROOT) as tmp:
+        outbox = Outbox(Path(tmp) / "outbox.sqlite", commit_interval_s=commit_interval_s, monotonic=lambda: now[0])
+        os.sync()
+        before = _write_bytes()
+        seq: dict[int, int] = {}
+        next_batch = batch_delay_s
+        for index in range(readings):
+            now[0] += interval_s / meters
+            meter_id = index % meters + 1
+            seq[meter_id] = seq.get(meter_id, 0) + 1
+            outbox.append(signer.sign(MeterReading(meter_id, seq[meter_id], 1_800_000_000 + int(now[0]),
+                                                   seq[meter_id] * 7, 0, 0)), now=now[0])
+            outbox.flush_due()
+            if now[0] >= next_batch:
+                next_batch = now[0] + batch_delay_s
+                pending = outbox.pending(50)
+                if pending:
+                    batch_id = outbox.record_batch([r.key for r in pending], "0x" + "11" * 32, b"e" * 400, now[0])
+                    outbox.mark_sent(batch_id, now[0])
+                    outbox.mark_mined(batch_id, 1, "0x" + "22" * 32)
+                    outbox.settle_batch(batch_id, [Settlement(r.meter_id, r.seq, "confirmed", "accepted")
+                                                   for r in pending], now[0])
+        outbox.close()
+        os.sync()
+        return (_write_bytes() - before) / readings
 
 
 def _deploy(node: Anvil):
@@ -138,6 +184,88 @@ def _peak_rss_mb(pid: int) -> float:
     raise RuntimeError("no VmHWM in /proc")
 
 
+def _tree_rss_mb(pid: int) -> tuple[float, float]:
+    """(the process's VmHWM, its own RSS plus its children's) in MB, now."""
+    own_peak = _peak_rss_mb(pid)
+    total = 0
+    pids = [pid]
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        pids += [int(c) for c in children]
+    except OSError:
+        pass
+    for one in pids:
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except OSError:
+            continue
+    return own_peak, total / 1024
+
+
+def _write_keystore_job(job: tuple[str, bytes, int]) -> str:
+    from oracle.keys import write_keystore
+
+    path, key, scrypt_n = job
+    return write_keystore(Path(path), key, "bench", scrypt_n=scrypt_n)
+
+
+def bench_startup(scrypt_n: int, meters: int = METERS) -> tuple[float, float, float]:
+    """Start-up of `python -m oracle run` with `meters` meters whose keystores cost
+    `scrypt_n`: (seconds to daemon.started, the daemon's peak RSS, peak RSS of the
+    daemon and its key workers together), in MB."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    sys.path.insert(0, str(ROOT / "tests" / "oracle"))
+    from oracle_helpers import to_toml
+
+    with tempfile.TemporaryDirectory() as tmp, Anvil() as node:
+        directory = Path(tmp)
+        w3, system = _deploy(node)
+        passfile = directory / "pass"
+        passfile.write_text("bench")
+        passfile.chmod(0o600)
+        keys = [bytes(Account.create().key) for _ in range(meters + 1)]
+        jobs = [(str(directory / ("sender.json" if i == 0 else f"m{i}.json")), key, scrypt_n)
+                for i, key in enumerate(keys)]
+        with ProcessPoolExecutor(max_workers=2) as pool:
+            addresses = list(pool.map(_write_keystore_job, jobs))
+        _fund(w3, addresses[0])
+        _register(w3, system, list(range(1, meters + 1)), addresses[1:])
+        config = directory / "gateway.toml"
+        config.write_text(to_toml({
+            "chain": {"rpc_url": node.url, "chain_id": 8890, "ledger_address": system.ledger.address,
+                      "confirmations": 1, "poll_interval_s": 0.2},
+            "sender": {"keystore": jobs[0][0], "passphrase_file": str(passfile)},
+            "outbox": {"path": str(directory / "outbox.sqlite")},
+            "metrics": {"enabled": True, "port": 0},
+            "log": {"format": "json", "level": "info"},
+            "meters": [{"id": i, "interval_s": 10.0, "key": {"keystore": jobs[i][0], "passphrase_file": str(passfile)},
+                        "source": {"type": "simulated_household", "seed": i}} for i in range(1, meters + 1)],
+        }))
+        log = directory / "daemon.log"
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, "-m", "oracle", "run", "--config", str(config)],
+                                   stdout=open(log, "wb"), stderr=subprocess.PIPE, cwd=ROOT,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)})
+        own_peak = tree_peak = 0.0
+        try:
+            while b'"daemon.started"' not in log.read_bytes():
+                if process.poll() is not None:
+                    raise RuntimeError(f"daemon exited: {process.stderr.read().decode()[-2000:]}")
+                own, tree = _tree_rss_mb(process.pid)
+                own_peak, tree_peak = max(own_peak, own), max(tree_peak, tree)
+                time.sleep(0.05)
+            elapsed = time.monotonic() - started
+            own, tree = _tree_rss_mb(process.pid)
+            own_peak, tree_peak = max(own_peak, own), max(tree_peak, tree)
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(60)
+        return elapsed, own_peak, tree_peak
+
+
 def bench_daemon_rss(run_s: float = 20.0) -> tuple[float, int]:
     """Peak RSS of `python -m oracle run` serving 50 simulated meters; also returns how
     many readings it confirmed meanwhile (a daemon that does nothing proves nothing)."""
@@ -152,6 +280,7 @@ def bench_daemon_rss(run_s: float = 20.0) -> tuple[float, int]:
         w3, system = _deploy(node)
         passfile = directory / "pass"
         passfile.write_text("bench")
+        passfile.chmod(0o600)  # the daemon refuses secrets others can read
         # Cheap keystores: standard-cost ones are decrypted in a worker process, so
         # the key cost never shows in the daemon's own peak memory anyway.
         sender_key = bytes(Account.create().key)
@@ -201,6 +330,8 @@ def main() -> dict[str, float]:
     metrics = {"sign_per_s": round(sign, 1), "e2e_readings_per_s": round(e2e, 1),
                "e2e_readings_per_s_4_in_flight": round(e2e4, 1), "rss_mb": round(rss, 1),
                "rss_run_confirmed_readings": confirmed}
+    wear = bench_wear()
+    metrics["bytes_written_per_reading"] = round(wear)
     parsed, upstream_total = bench_upstream_telegrams()
     metrics.update(upstream_telegrams_parsed=parsed, upstream_telegrams_total=upstream_total)
     write_results("oracle", metrics)
@@ -210,10 +341,19 @@ def main() -> dict[str, float]:
         ("e2e_readings_per_s_4_in_flight", e2e4, "local anvil, 4 batches in flight"),
         ("rss_mb (daemon, 50 meters)", rss, "<= 100"),
         ("readings confirmed during RSS run", confirmed, "> 0"),
+        ("bytes_written_per_reading", wear, "<= 2,600"),
         ("upstream_telegrams_parsed (dsmr_parser's)", parsed, f"all {upstream_total}"),
     ])
     return metrics
 
 
 if __name__ == "__main__":
-    main()
+    if sys.argv[1:2] == ["startup"]:  # python -m benchmarks.oracle_bench startup [SCRYPT_N]
+        print(bench_startup(int(sys.argv[2]) if len(sys.argv) > 2 else 2**18))
+    elif sys.argv[1:] == ["wear"]:  # only this figure, merged into the results file
+        results = json.loads((ROOT / "benchmarks" / "results" / "oracle.json").read_text())
+        results["bytes_written_per_reading"] = round(bench_wear())
+        write_results("oracle", results)
+        print(results["bytes_written_per_reading"])
+    else:
+        main()

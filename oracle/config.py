@@ -75,6 +75,9 @@ class BatchSettings(_Section):
 class OutboxSettings(_Section):
     path: Path = Path("/var/lib/energo/outbox.sqlite")
     keep_confirmed_days: float = Field(default=30.0, gt=0)
+    #: New readings are committed together at most this long after the first (SD-card
+    #: wear); None: the shorter of 20 s and the shortest meter interval. 0: each at once.
+    commit_interval_s: float | None = Field(default=None, ge=0, le=300)
 
 
 class FailureSettings(_Section):

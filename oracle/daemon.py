@@ -51,6 +51,8 @@ SIMULATION_ORIGIN_KEY = "simulation_origin"
 PRUNE_EVERY_S = 3600.0
 #: ``PRAGMA quick_check`` at start and then this often.
 QUICK_CHECK_EVERY_S = 3600.0
+#: Readings are committed together at most this long after the first (outbox.commit_interval_s).
+DEFAULT_COMMIT_INTERVAL_S = 20.0
 #: How often each meter's on-chain state is compared with what this gateway signed.
 FOREIGN_CHECK_EVERY_S = 60.0
 #: An unfunded sender is checked again (and said again) this often; never a restart loop.
@@ -159,6 +161,7 @@ class Daemon:
         sender_key, meter_keys = self._keys()
         try:
             self.outbox = outbox = open_outbox(settings.outbox.path, self.log)
+            outbox.commit_interval_s = self._commit_interval()
         except OSError as exc:
             raise ConfigError(f"cannot open the outbox {settings.outbox.path}: {exc}") from None
         self._private_outbox(settings.outbox.path)
@@ -220,6 +223,7 @@ class Daemon:
             verified = self._submit_loop(outbox, submitter, keepers, ledger, backoff, verified)
             for thread in threads:
                 thread.join(timeout=30)
+            outbox.flush()  # what the meters read last goes out with the drain
             notify("STOPPING=1")
             if verified:  # never send to a chain or contract we have not checked
                 self._drain(outbox, submitter)
@@ -230,6 +234,12 @@ class Daemon:
             self.metrics.close()
             transport.close()
             outbox.close()
+
+    def _commit_interval(self) -> float:
+        configured = self.settings.outbox.commit_interval_s
+        if configured is not None:
+            return configured
+        return min([DEFAULT_COMMIT_INTERVAL_S] + [meter.interval_s for meter in self.settings.meters])
 
     def _keys(self) -> tuple[bytes, dict[int, bytes]]:
         """The sender's key and each meter's, decrypting only the keystores needed.
@@ -376,6 +386,7 @@ class Daemon:
         while not self._stop.is_set():
             notify("WATCHDOG=1")
             try:
+                outbox.flush_due()
                 self._check_storage(outbox)
                 if not verified:
                     self._check_deployment(ledger)

@@ -10,6 +10,7 @@ import sys
 
 import structlog
 
+_HANDLER_NAME = "energo-oracle"
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 
 
@@ -30,9 +31,29 @@ def configure_logging(format: str = "auto", level: str = "info", stream=None) ->
         logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=False,
     )
-    # Libraries (pymodbus, web3, urllib3) log through the standard library: keep only
-    # their warnings, on stderr, so our stdout stays one JSON object per line.
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    # Libraries (dsmr_parser, pymodbus, web3, urllib3) log through the standard library:
+    # their warnings go through the same renderer onto the same stream, so with JSON every
+    # line is one JSON object (`journalctl -o cat | jq` never meets a plain-text line).
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info,
+            renderer,
+        ],
+        foreign_pre_chain=[
+            structlog.stdlib.add_log_level,
+            structlog.stdlib.add_logger_name,
+            structlog.processors.TimeStamper(fmt="iso", utc=True, key="time"),
+        ],
+    ))
+    handler.set_name(_HANDLER_NAME)
+    root = logging.getLogger()
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME or isinstance(h, logging.StreamHandler)
+                and getattr(h, "stream", None) in (sys.stderr, sys.stdout)]:
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
     logging.getLogger("pymodbus").setLevel(logging.CRITICAL)
 
 

@@ -43,6 +43,10 @@ _GAS_PER_READING = 40_000
 _GAS_PER_BATCH = 60_000
 #: The sender's balance is read for the metric this often.
 BALANCE_EVERY_S = 30.0
+#: Settled batches are checked again for this many blocks past their confirmations, this
+#: often: a reorganisation deeper than the confirmations puts their readings back in flight.
+REORG_WINDOW_BLOCKS = 200
+REORG_CHECK_EVERY_S = 30.0
 
 
 def _unfunded_message(message: str) -> bool:
@@ -74,6 +78,7 @@ class Submitter:
         # Readings per batch that fit the transport's gas cap (max_tx_gas), once a batch did not.
         self._gas_cap_readings: int | None = None
         self._next_balance = 0.0
+        self._next_reorg_check = 0.0
         self.transport.restore([b.envelope for b in outbox.open_batches() if b.status in ("prepared", "sent")])
 
     # ------------------------------------------------------------------ one pass
@@ -82,6 +87,7 @@ class Submitter:
         head = self.transport.head()
         self.metrics.chain_head.set(head)
         self._track(head)
+        self._recheck_settled(head)
         self._rebroadcast_all = False
         self._watch_balance()
         self._send_new(draining)
@@ -156,6 +162,25 @@ class Submitter:
                 self.outbox.mark_mined(batch.id, outcome.block_number, outcome.block_hash)
                 continue
             self._settle(batch, outcome, log)
+
+    def _recheck_settled(self, head: int) -> None:
+        """Is every recently settled batch still where it was? If the chain lost it, its
+        readings go back in flight and the very same transaction (same nonce) is sent
+        again, so no nonce gap stalls the transactions after it."""
+        now = self.now()
+        if now < self._next_reorg_check:
+            return
+        self._next_reorg_check = now + REORG_CHECK_EVERY_S
+        for batch in self.outbox.settled_since(head - self.chain.confirmations - REORG_WINDOW_BLOCKS):
+            outcome = self.transport.outcome(batch.tx_id)
+            if outcome is not None and outcome.block_hash == batch.block_hash:
+                continue
+            returned = self.outbox.unsettle(batch.id)
+            self.metrics.batches.labels("reorged_after_settlement").inc()
+            self.log.error("batch.reorged_after_settlement", batch_id=batch.id, tx_hash=batch.tx_id,
+                           block_number=batch.block_number, readings_returned=returned,
+                           new_block=outcome.block_number if outcome else None,
+                           detail="a reorganisation deeper than the confirmations; sending it again")
 
     def _maybe_rebroadcast(self, batch: Batch, log) -> None:
         last_sent = batch.sent_at or 0.0

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from oracle_helpers import to_toml
@@ -26,6 +27,7 @@ class DaemonProcess:
     def start(self) -> DaemonProcess:
         assert self.process is None or self.process.poll() is not None, "already running"
         self.runs += 1
+        self._log_size_at_start = self.log_path.stat().st_size if self.log_path.exists() else 0
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "oracle", "run", "--config", str(self.config)],
@@ -38,6 +40,12 @@ class DaemonProcess:
         self.process.wait(10)
 
     def terminate(self, timeout: float = 60) -> int:
+        # SIGTERM before the daemon installed its handler would kill it outright (-15):
+        # wait for its first log line of this run, which comes after the handler.
+        deadline = time.monotonic() + 30
+        while (self.process.poll() is None and time.monotonic() < deadline
+               and (self.log_path.stat().st_size if self.log_path.exists() else 0) <= self._log_size_at_start):
+            time.sleep(0.02)
         self.process.send_signal(signal.SIGTERM)
         return self.process.wait(timeout)
 
