@@ -62,6 +62,9 @@ class ChainSettings(_Section):
     rpc_timeout_s: float = Field(default=10.0, gt=0)
     poll_interval_s: float = Field(default=2.0, gt=0)
     resend_after_s: float = Field(default=120.0, ge=0)
+    #: The gateway refuses to sign while its clock is this far behind the chain head's
+    #: timestamp, or this far from a meter's own clock (when its adapter reports one).
+    max_clock_skew_s: float = Field(default=300.0, gt=0)
 
 
 

@@ -37,12 +37,13 @@ from oracle.keys import LoadedKey, load_keys_each
 from oracle.ledger import LedgerClient
 from oracle.logs import get_logger
 from oracle.meters import build_meter
-from oracle.meters.base import AcceleratedClock, Clock, Meter, SystemClock
+from oracle.meters.base import AcceleratedClock, Clock, Meter
 from oracle.metrics import Metrics
 from oracle.outbox import Outbox, open_outbox
 from oracle.reader import MeterPoller
 from oracle.sdnotify import notify
 from oracle.submitter import Submitter
+from oracle.timecheck import AnchoredClock, TimeGuard
 from oracle.transport import TransportError, build_transport
 from oracle.transport.base import Transport
 
@@ -53,6 +54,8 @@ PRUNE_EVERY_S = 3600.0
 QUICK_CHECK_EVERY_S = 3600.0
 #: Readings are committed together at most this long after the first (outbox.commit_interval_s).
 DEFAULT_COMMIT_INTERVAL_S = 20.0
+#: How often the gateway's clock is compared with the chain head's timestamp.
+CLOCK_CHECK_EVERY_S = 30.0
 #: How often each meter's on-chain state is compared with what this gateway signed.
 FOREIGN_CHECK_EVERY_S = 60.0
 #: An unfunded sender is checked again (and said again) this often; never a restart loop.
@@ -77,7 +80,7 @@ class Backoff:
 def clock_from_settings(settings: GatewaySettings) -> Clock:
     simulation = settings.simulation
     if simulation.start_timestamp is None and simulation.speed == 1.0:
-        return SystemClock()
+        return AnchoredClock()
     start = simulation.start_timestamp if simulation.start_timestamp is not None else time.time()
     return AcceleratedClock(start, simulation.speed)
 
@@ -122,6 +125,8 @@ class Daemon:
         self.parked: dict[int, str] = {}
         self._started_at = time.time()
         self._unfunded = False
+        self._next_clock_check = 0.0
+        self.time_guard: TimeGuard | None = None
 
     # ------------------------------------------------------------------ control
 
@@ -196,6 +201,10 @@ class Daemon:
                                              functools.partial(outbox.last_confirmed_timestamp_of, meter_settings.id),
                                              self._started_at)
             self._all_parked()
+            if isinstance(self.clock, AnchoredClock):  # real time; a demo's accelerated clock is its own
+                self.time_guard = TimeGuard(self.clock, chain.max_clock_skew_s, self.log, self.metrics)
+                for poller in self.pollers:
+                    poller.time_guard = self.time_guard
             # Ready for systemd once keys and outbox are good; from now on the watchdog is fed.
             notify("READY=1", f"STATUS=starting {len(self.pollers)} meters")
             verified = self._verify(ledger, outbox, backoff)
@@ -210,6 +219,11 @@ class Daemon:
                                       f"{exc.strerror} (metrics.port)") from None
             submitter = Submitter(outbox, ledger, chain, settings.batch, self.metrics, self.log)
             keepers = build_keepers(settings.keepers, transport, self.metrics, self.log, chain.resend_after_s)
+            if verified:  # the clock before the first reading is signed
+                try:
+                    self._check_clock(transport)
+                except TransportError as exc:
+                    self.log.warning("clock.check_failed", error=exc.user_message)
             threads = [threading.Thread(target=p.run, args=(self._stop, self._crashed), name=f"meter-{p.meter_id}",
                                         daemon=True)
                        for p in self.pollers]
@@ -393,6 +407,7 @@ class Daemon:
                     verified = True
                     outbox.set_meta(VERIFIED_KEY, f"{ledger.domain.chain_id}:{ledger.address}")
                     self.log.info("chain.verified")
+                self._check_clock(ledger.transport)
                 submitter.tick()
                 if self._unfunded:
                     self._unfunded = False
@@ -429,6 +444,17 @@ class Daemon:
             self.metrics.consecutive_failures.set(0)
             self._stop.wait(poll)
         return verified
+
+    def _check_clock(self, transport: Transport) -> None:
+        """The gateway's clock against the chain head's timestamp, now and then."""
+        now = time.monotonic()
+        if now < self._next_clock_check or self.time_guard is None:
+            return
+        read = getattr(transport, "head_timestamp", None)
+        if read is None:
+            return
+        self._next_clock_check = now + CLOCK_CHECK_EVERY_S
+        self.time_guard.check(read())
 
     def _check_storage(self, outbox: Outbox) -> None:
         """Stops the daemon on the outbox's first write error; runs quick_check on schedule."""

@@ -17,6 +17,7 @@ from oracle.ledger import OnChainMeter
 from oracle.meters.base import Clock, Meter, MeterReadError, Registers
 from oracle.metrics import Metrics
 from oracle.outbox import Outbox
+from oracle.timecheck import TimeGuard
 
 RETRY_S = 1.0
 
@@ -57,6 +58,8 @@ class MeterPoller:
         self.retry_soon = False
         #: Why this meter is parked (not read, not signed), or None.
         self.parked: str | None = None
+        #: Refuses signing while the clocks disagree (oracle.timecheck.TimeGuard), or None.
+        self.time_guard: TimeGuard | None = None
         last = outbox.last_reading(meter_id)
         self.baseline: Baseline | None = (
             Baseline(last.seq, last.timestamp, last.import_wh, last.export_wh) if last else None
@@ -123,6 +126,12 @@ class MeterPoller:
             self._refuse("register_decreased", import_wh=registers.import_wh, export_wh=registers.export_wh,
                          last_import_wh=last.import_wh, last_export_wh=last.export_wh)
             return None
+        guard = self.time_guard
+        if guard is not None:
+            refusal = guard.refusal or guard.check_meter_time(getattr(registers, "meter_time", None))
+            if refusal:
+                self._refuse("clock_disagrees", detail=refusal)
+                return None
         timestamp = int(self.clock.now())
         if timestamp == last.timestamp:
             # Polled twice within one second: nothing to sign yet, nothing wrong; with a

@@ -141,6 +141,14 @@ class EvmTransport(Transport):
         """The sender's balance in wei (the gateway's balance metric and its "fund me" message)."""
         return self._quantity("eth_getBalance", [self.sender, "latest"])
 
+    def head_timestamp(self) -> int:
+        """The newest block's timestamp (the gateway checks its clock against it)."""
+        block = self._query("eth_getBlockByNumber", ["latest", False])
+        try:
+            return int(block["timestamp"], 16)
+        except (TypeError, KeyError, ValueError):
+            raise TransportUnavailable(f"eth_getBlockByNumber: malformed block {str(block)[:80]!r}") from None
+
     def code(self, address: str) -> bytes:
         return _hex_bytes(self._query("eth_getCode", [to_checksum_address(address), "latest"]))
 
