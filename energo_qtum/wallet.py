@@ -46,6 +46,11 @@ DEFAULT_GAS_MARGIN = 0.10
 # qtumd v27.1 src/kernel/chainparams.cpp L652-654: regtest coinbase maturity 4 * 500.
 REGTEST_COINBASE_MATURITY = 2000
 DEFAULT_CONSOLIDATE_ABOVE = 8
+# qtumd estimates at its wall time (src/validation.cpp, CallContract) while the tip's
+# block.timestamp, a multiple of 4 s, may be a few seconds ahead of it: meanwhile
+# ``block.timestamp - <a time stored by that block>`` underflows and the estimate
+# reverts. A reverting estimate is tried again for this long before it counts.
+DEFAULT_ESTIMATE_RETRY_S = 5.0
 DEFAULT_CONSOLIDATE_INPUTS = 5
 
 
@@ -62,6 +67,7 @@ class QtumWallet:
         coinbase_maturity: int | None = None,
         consolidate_above: int = DEFAULT_CONSOLIDATE_ABOVE,
         consolidate_inputs: int = DEFAULT_CONSOLIDATE_INPUTS,
+        estimate_retry_s: float = DEFAULT_ESTIMATE_RETRY_S,
     ):
         """``coinbase_maturity``: check young coins against their block's coinbase (the
         default on regtest, where Janus lists immature coinbase outputs as safe)."""
@@ -80,6 +86,7 @@ class QtumWallet:
         self.coinbase_maturity = coinbase_maturity
         self.consolidate_above = consolidate_above
         self.consolidate_inputs = consolidate_inputs
+        self.estimate_retry_s = estimate_retry_s
         self._coinbase_at: dict[int, str | None] = {}  # block height -> its coinbase txid
 
     @property
@@ -179,7 +186,15 @@ class QtumWallet:
             request["to"] = "0x" + strip_0x(contract_hex)
         if value_sat:
             request["value"] = hex(value_sat * 10**10)
-        estimate = self.janus.estimate_gas(request)
+        deadline = time.monotonic() + self.estimate_retry_s
+        while True:
+            try:
+                estimate = self.janus.estimate_gas(request)
+                break
+            except JanusRpcError as error:
+                if "revert" not in error.user_message.lower() or time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.25)  # the node's clock catching up with the tip's time
         return max(MIN_GAS_LIMIT, math.ceil(estimate * (1 + self.gas_margin)))
 
     # ---- sending -----------------------------------------------------------

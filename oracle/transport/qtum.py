@@ -20,7 +20,6 @@ mempool refuses more (src/script/solver.cpp), so ``max_tx_gas`` is that.
 from __future__ import annotations
 
 import json
-import time
 
 from energo.tx import revert_in_output
 from energo_qtum import JanusClient, QtumSigner, QtumWallet
@@ -41,10 +40,6 @@ from oracle.transport.base import (
 from oracle.transport.evm import parse_receipt
 
 _KNOWN = ("already in", "txn-already-known", "already known", "txn-already-in-mempool")
-# How long a reverting estimate is tried again: blocks run at most a 4-second step
-# ahead of the node's clock.
-ESTIMATE_RETRY_S = 5.0
-ESTIMATE_RETRY_INTERVAL_S = 0.25
 
 
 def _unavailable(exc: QtumError) -> TransportUnavailable:
@@ -107,21 +102,14 @@ class QtumTransport(Transport):
 
     def prepare(self, to: str, data: bytes) -> PreparedTx:
         contract = to.removeprefix("0x").lower()
-        # qtumd estimates at its wall time (src/validation.cpp, CallContract) while the
-        # tip's block.timestamp may be a few seconds ahead of it (a multiple of 4 s): for
-        # those seconds ``block.timestamp - <time stored by that block>`` underflows, as in
-        # the battery's rent accrual. A reverting estimate is tried again until then.
-        deadline = time.monotonic() + ESTIMATE_RETRY_S
-        while True:
-            try:
-                gas = self.wallet.estimate_gas(data, contract)
-                break
-            except JanusRpcError as exc:
-                if "revert" not in exc.user_message.lower():
-                    raise _unavailable(exc) from None
-                if time.monotonic() >= deadline:
-                    raise CallReverted(f"transaction to {to} would revert: {exc.user_message}") from None
-                time.sleep(ESTIMATE_RETRY_INTERVAL_S)
+        try:
+            # the wallet estimates again for a few seconds if it reverts: the tip's time
+            # may be ahead of qtumd's clock (QtumWallet.estimate_gas)
+            gas = self.wallet.estimate_gas(data, contract)
+        except JanusRpcError as exc:
+            if "revert" in exc.user_message.lower():
+                raise CallReverted(f"transaction to {to} would revert: {exc.user_message}") from None
+            raise _unavailable(exc) from None
         if gas > self.max_tx_gas:
             raise GasCapExceeded(f"the transaction needs {gas} gas (with margins), over Qtum's cap of "
                                  f"{self.max_tx_gas} per transaction", gas, self.max_tx_gas)
