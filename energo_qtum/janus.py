@@ -139,7 +139,9 @@ class JanusClient:
         return self.request("eth_getLogs", [log_filter])
 
     def coinbase_txid(self, height: int) -> str | None:
-        """The txid of the block's coinbase (its first transaction), or None."""
+        """The txid of the block's coinbase, or None: Janus lists a block's transactions
+        as qtumd's getblock does, the coinbase first (pkg/transformer/eth_getBlockByHash.go
+        L233-240, v0.4.3)."""
         block = self.request("eth_getBlockByNumber", [hex(height), False])
         transactions = (block or {}).get("transactions") or []
         if not transactions:

@@ -559,8 +559,9 @@ class JanusTestDouble:
         block = self._evm("eth_getBlockByNumber", params)
         if block is None or self.anvil_like:
             return block
-        # Janus lists the Qtum transactions of the block, the coinbase first
-        # (pkg/transformer/eth_getBlockByNumber.go); blocks mined outside the double
+        # Janus lists the Qtum transactions of the block as getblock gives them, the
+        # coinbase first (pkg/transformer/eth_getBlockByHash.go L233-240, which
+        # eth_getBlockByNumber.go reuses); blocks mined outside the double
         # (tests that use anvil directly) keep anvil's hashes.
         txids = self._block_txids.get(int(block["number"], 16))
         if txids is not None:
