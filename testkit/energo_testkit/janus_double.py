@@ -567,13 +567,42 @@ class JanusTestDouble:
         if txids is not None:
             block = dict(block)
             full = len(params) > 1 and bool(params[1])
-            hashes = ["0x" + txid for txid in txids]
             block["transactions"] = (
-                [{"hash": h, "blockNumber": block["number"], "transactionIndex": hex(i)} for i, h in enumerate(hashes)]
+                [self._janus_transaction(txid, index, block) for index, txid in enumerate(txids)]
                 if full
-                else hashes
+                else ["0x" + txid for txid in txids]
             )
         return block
+
+    def _janus_transaction(self, txid: str, index: int, block: dict[str, Any]) -> dict[str, Any]:
+        """A transaction object as Janus builds one (pkg/transformer/eth_getTransactionByHash.go):
+        the sender's hash160, the contract and the data of its contract output, the value
+        in wei-like units (satoshi x 10^10)."""
+        entry: dict[str, Any] = {
+            "hash": "0x" + txid,
+            "blockHash": block["hash"],
+            "blockNumber": block["number"],
+            "transactionIndex": hex(index),
+            "nonce": "0x0",
+            "from": "0x" + "00" * 20,
+            "to": None,
+            "value": "0x0",
+            "gas": "0x0",
+            "gasPrice": "0x0",
+            "input": "0x",
+        }
+        record = self._records.get(txid)
+        if record is not None and record.accepted is not None:
+            entry["from"] = "0x" + record.sender_hex
+            contract = record.accepted.contract
+            if contract is not None:
+                entry["to"] = "0x" + record.contract_hex if record.kind == "call" and record.contract_hex else None
+                entry["input"] = "0x" + contract.data.hex()
+                entry["gas"] = hex(contract.gas_limit)
+                entry["gasPrice"] = hex(contract.gas_price * WEI_PER_SATOSHI)
+                value = record.accepted.tx.outputs[record.accepted.contract_vout or 0].value
+                entry["value"] = hex(value * WEI_PER_SATOSHI)
+        return entry
 
     def _call_object(self, params: list) -> dict[str, Any]:
         if not params or not isinstance(params[0], dict):

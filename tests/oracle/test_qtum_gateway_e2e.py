@@ -6,8 +6,9 @@ logs grouped by contract; see energo_testkit.janus_double). No real qtumd runs h
   once it is registered (today's gateway exited at start: eth_abi could not decode the
   LedgerUnknownMeter bytes Janus returns as the result of meter());
 - a batch whose coins were spent elsewhere goes stale and is rebuilt;
-- two gateways and a household share a block, and the readings' events, ordered by
-  (block, transaction index, log index), agree with the ledger's own views.
+- two gateways and a household share a block, the readings' events, ordered by
+  (block, transaction index, log index), agree with the ledger's own views, and so does
+  the indexer's screen (frontend_api's indexer reading through the same double).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from daemon_process import DaemonProcess
 from energo_testkit.janus_double import JanusTestDouble
 from eth_account import Account
 from oracle_helpers import gateway_settings, register_meter, wait_for
+from sqlalchemy import select
 from web3 import HTTPProvider, Web3
 
 from energo.readings import MeterReading, ReadingSigner, decode_reading_events
@@ -28,6 +30,9 @@ from energo_qtum import JanusClient, QtumSigner, QtumWallet
 from energo_qtum.builder import build_call_tx
 from energo_qtum.script import ScriptType, classify_script, parse_contract_script
 from energo_qtum.tx import parse_transaction
+from frontend_api.indexer import handlers, schema
+from frontend_api.indexer.db import make_engine
+from frontend_api.indexer.engine import Indexer
 from oracle.config import BatchSettings, ChainSettings
 from oracle.ledger import LedgerClient
 from oracle.logs import get_logger
@@ -144,7 +149,7 @@ def test_two_gateways_and_a_household_share_a_block(qtum, tmp_path):
     gateways = []
     for index, meter_id in enumerate((811, 812)):
         meter_key = bytes(Account.create().key)
-        register_meter(system, meter_id, Account.from_key(meter_key).address, w3.eth.accounts[6 + index])
+        register_meter(system, meter_id, Account.from_key(meter_key).address, w3.eth.accounts[8 + index])
         transport = QtumTransport(double.url, bytes(Account.create().key), network="regtest")
         double.fund(transport.signer.hex_address, 5 * COIN)
         outbox = Outbox(tmp_path / f"outbox-{meter_id}.sqlite")
@@ -202,6 +207,25 @@ def test_two_gateways_and_a_household_share_a_block(qtum, tmp_path):
         on_chain = system.ledger.functions.meter(meter_id).call()
         assert (last.seq, last.import_wh, last.export_wh) == (on_chain[5], on_chain[7], on_chain[8])
         outbox.close()
+
+    # The indexer (frontend_api), reading the chain through the same Janus, shows each
+    # household what the chain's own views say.
+    indexer = Indexer(Web3(HTTPProvider(double.url)), make_engine(f"sqlite:///{tmp_path / 'index.sqlite3'}"),
+                      [handlers.battery_source(system.battery.address, system.battery.abi),
+                       handlers.ledger_source(system.ledger.address, system.ledger.abi)], chain_id=8890)
+    indexer.sync_to_head()
+    with indexer.engine.connect() as conn:
+        for index, (meter_id, _, _) in enumerate(gateways):
+            rows = conn.execute(select(schema.readings).where(schema.readings.c.meter_id == meter_id)
+                                .order_by(schema.readings.c.seq)).all()
+            meter = conn.execute(select(schema.meters).where(schema.meters.c.meter_id == meter_id)).one()
+            on_chain = system.ledger.functions.meter(meter_id).call()
+            assert [r.seq for r in rows] == [1, 2]
+            assert (rows[-1].import_wh, rows[-1].export_wh) == (on_chain[7], on_chain[8])
+            assert meter.initial_import_wh + sum(r.import_delta_wh for r in rows) == on_chain[7]
+            assert meter.initial_export_wh + sum(r.export_delta_wh for r in rows) == on_chain[8]
+            generated = system.battery.functions.countersOf(w3.eth.accounts[8 + index]).call()[0]
+            assert sum(r.export_delta_wh for r in rows) == generated
 
 
 def test_a_batch_over_the_transports_gas_cap_is_split(qtum, tmp_path):
