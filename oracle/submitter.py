@@ -45,8 +45,8 @@ _GAS_PER_BATCH = 60_000
 BALANCE_EVERY_S = 30.0
 #: Settled batches are checked again for this many blocks past their confirmations, this
 #: often: a reorganisation deeper than the confirmations puts their readings back in flight.
-REORG_WINDOW_BLOCKS = 200
-REORG_CHECK_EVERY_S = 30.0
+REORG_WINDOW_BLOCKS = 30
+REORG_CHECK_EVERY_S = 60.0
 
 
 def _unfunded_message(message: str) -> bool:
