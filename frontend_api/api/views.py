@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from fastapi import Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel
+
 from frontend_api.api.deps import AppContext
 from frontend_api.core import market as market_abi
 from frontend_api.core import units
@@ -88,3 +94,22 @@ def depth(ctx: AppContext, block: int, levels: int, round_id: int | None) -> tup
         return out[0], out[1]
 
     return ctx.chain.cached(("depth", levels, round_id), block, compute)
+
+
+async def cached_json(ctx: AppContext, key: tuple, build: Callable[[], dict], model: type[BaseModel]) -> Response:
+    """The serialized answer, cached per (key, head, indexed block, stale): a hit costs two
+    dictionary lookups on the event loop (as the account screen); a miss builds it once in
+    the thread pool. Every open page asks for the chart and the market on each block."""
+    head_info = ctx.chain.head_nowait() or await run_in_threadpool(ctx.chain.head)
+    indexed = ctx.indexed_block()
+    full = (("json",) + key + (indexed, ctx.is_stale(head_info, indexed)), head_info[0])
+    hit = ctx.chain.cache.get(full)
+    if hit is not None:
+        return Response(hit[1], media_type="application/json")
+
+    def make() -> bytes:
+        data = model.model_validate(build()).model_dump_json().encode()
+        ctx.chain.cache.put(full, data)
+        return data
+
+    return Response(await run_in_threadpool(make), media_type="application/json")

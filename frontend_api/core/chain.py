@@ -125,7 +125,7 @@ class Chain:
     def head_hash(self) -> str | None:
         """The published head's hash (hex), None before the first head."""
         known = self._head_hash
-        return None if known is None else Web3.to_hex(known[1])
+        return None if known is None else known[1].hex()
 
     def head_nowait(self) -> tuple[int, int, bool] | None:
         """The published head if the follower keeps it fresh, without ever waiting (for

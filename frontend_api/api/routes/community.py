@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Query, Response
 
+from frontend_api.api import views
 from frontend_api.api.deps import ERROR_RESPONSES, Ctx
 from frontend_api.api.schemas import CommunitySeries, CommunityStats
 from frontend_api.core import units
@@ -21,7 +22,11 @@ def _average(tsl_amount: int, wh: int) -> str | None:
 
 @router.get("/community/stats", response_model=CommunityStats,
             summary="Self-sufficiency, generation, consumption, traded volume and average price over a window")
-def community_stats(ctx: Ctx, hours: Hours = 24) -> dict:
+async def community_stats(ctx: Ctx, hours: Hours = 24) -> Response:
+    return await views.cached_json(ctx, ("stats", hours), lambda: stats_body(ctx, hours), CommunityStats)
+
+
+def stats_body(ctx: Ctx, hours: int) -> dict:
     _, head_ts, _ = ctx.chain.head()
     since = head_ts - hours * 3600
     # Cached per indexed block (and window end): pages refetch it on every block.
@@ -39,18 +44,23 @@ def community_stats(ctx: Ctx, hours: Hours = 24) -> dict:
 
 @router.get("/community/series", response_model=CommunitySeries,
             summary="Per time bucket: generation, consumption, battery charge, average price (the day's chart)")
-def community_series(
+async def community_series(
     ctx: Ctx,
     hours: Hours = 24,
     bucketMinutes: Annotated[int, Query(ge=1, le=24 * 60)] = 60,  # noqa: N803 - the query's public name
-) -> dict:
-    head, head_ts, _ = ctx.chain.head()
+) -> Response:
     bucket = bucketMinutes * 60
     if hours * 3600 // bucket > 2000:
         from frontend_api.api.deps import ApiError
 
         raise ApiError(422, "too_many_buckets", f"{hours} h in {bucketMinutes}-minute buckets is more than 2000 "
                        "points: use larger buckets")
+    return await views.cached_json(ctx, ("series", hours, bucket), lambda: series_body(ctx, hours, bucket),
+                                   CommunitySeries)
+
+
+def series_body(ctx: Ctx, hours: int, bucket: int) -> dict:
+    head, head_ts, _ = ctx.chain.head()
     since = head_ts - hours * 3600
     utility = ctx.chain.cached(("utility",), head, lambda b: ctx.chain.battery.functions.utilityPrice().call(
         block_identifier=b))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Response
 
 from frontend_api.api import views
 from frontend_api.api.deps import ERROR_RESPONSES, ApiError, Ctx
@@ -30,7 +30,11 @@ def _config(ctx: Ctx, block: int) -> dict:
 
 @router.get("/market", response_model=MarketInfo, summary="Market configuration, mode, best bid/ask, last and "
             "utility price, the open round")
-def market(ctx: Ctx) -> dict:
+async def market(ctx: Ctx) -> Response:
+    return await views.cached_json(ctx, ("market",), lambda: market_body(ctx), MarketInfo)
+
+
+def market_body(ctx: Ctx) -> dict:
     fresh = ctx.freshness()
     head, head_ts, _ = ctx.chain.head()
     info = views.round_info(ctx, head, head_ts)
@@ -51,7 +55,12 @@ def market(ctx: Ctx) -> dict:
 
 @router.get("/market/depth", response_model=Depth, summary="Open volume by price level (bids high to low, asks low "
             "to high), read from the market contract")
-def market_depth(ctx: Ctx, levels: Annotated[int, Query(ge=1, le=100, description="Levels per side")] = 20) -> dict:
+async def market_depth(ctx: Ctx, levels: Annotated[int, Query(ge=1, le=100, description="Levels per side")] = 20,
+                       ) -> Response:
+    return await views.cached_json(ctx, ("depth", levels), lambda: depth_body(ctx, levels), Depth)
+
+
+def depth_body(ctx: Ctx, levels: int) -> dict:
     fresh = ctx.freshness()
     head, head_ts, _ = ctx.chain.head()
     info = views.round_info(ctx, head, head_ts)
