@@ -1,35 +1,31 @@
 """The MeterLedger as the daemon sees it: calldata and views over any Transport.
 
-Calls are ABI-encoded here from the interface's signatures (interfaces/IMeterLedger.sol)
-rather than through web3 contract objects, so a non-EVM transport can carry them too.
+Calls are encoded and results decoded by the web3.py contract object of the exported
+MeterLedger artifact (energo.artifacts.calldata/decode_result), with no node attached,
+so a non-EVM transport can carry them too.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from eth_abi import decode, encode
 from eth_abi.exceptions import DecodingError
-from eth_utils import function_signature_to_4byte_selector, to_checksum_address
+from eth_utils import to_checksum_address
 
+from energo.artifacts import calldata, decode_result
+from energo.facts import ZERO_ADDRESS
 from energo.readings import DOMAIN_NAME, DOMAIN_VERSION, MeterReading, ReadingDomain
 from energo.tx import revert_in_output
 from oracle.errors import DeploymentMismatch
 from oracle.transport.base import CallReverted, Transport
 
-SUBMIT_READINGS = function_signature_to_4byte_selector("submitReadings(bytes)")
-METER = function_signature_to_4byte_selector("meter(uint32)")
-READING_DIGEST = function_signature_to_4byte_selector("readingDigest((uint32,uint32,uint64,uint64,uint64,uint64))")
-BATTERY = function_signature_to_4byte_selector("battery()")
-EIP712_DOMAIN = function_signature_to_4byte_selector("eip712Domain()")
-_METER_TUPLE = "(address,address,uint8,bool,uint32,uint32,uint64,uint64,uint64)"
-_ZERO = "0x" + "00" * 20
+LEDGER = "MeterLedger"
 # A reading nobody will ever submit: only its digest is compared.
 _PROBE = MeterReading(meter_id=0xE1E2, seq=1, timestamp=1_700_000_000, import_wh=1, export_wh=2, state_of_charge_wh=3)
 
 
 def submit_readings_calldata(batch: bytes) -> bytes:
-    return SUBMIT_READINGS + encode(["bytes"], [batch])
+    return calldata(LEDGER, "submitReadings", batch)
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,7 @@ class OnChainMeter:
 
     @property
     def registered(self) -> bool:
-        return self.signer != _ZERO
+        return self.signer != ZERO_ADDRESS
 
 
 class LedgerClient:
@@ -57,19 +53,18 @@ class LedgerClient:
         self.domain = ReadingDomain(chain_id, self.address)
 
     def meter(self, meter_id: int) -> OnChainMeter:
-        unknown = OnChainMeter(meter_id, _ZERO, _ZERO, 0, False, 0, 0, 0, 0, 0)
+        unknown = OnChainMeter(meter_id, ZERO_ADDRESS, ZERO_ADDRESS, 0, False, 0, 0, 0, 0, 0)
         try:
-            raw = self.transport.call(self.address, METER + encode(["uint32"], [meter_id]))
+            raw = self.transport.call(self.address, calldata(LEDGER, "meter", meter_id))
         except CallReverted:  # LedgerUnknownMeter
             return unknown
         # Janus (v0.4.3, pkg/transformer/eth_call.go) answers a revert with its bytes as a
         # successful result: a transport that passes them on must not crash the decoder.
         if revert_in_output(raw) is not None:
             return unknown
-        (values,) = decode([_METER_TUPLE], raw)
-        signer, account, kind, active, rated, last_seq, last_ts, imported, exported = values
-        return OnChainMeter(meter_id, to_checksum_address(signer), to_checksum_address(account), kind, active,
-                            rated, last_seq, last_ts, imported, exported)
+        signer, account, kind, active, rated, last_seq, last_ts, imported, exported = decode_result(
+            LEDGER, "meter", raw)
+        return OnChainMeter(meter_id, signer, account, kind, active, rated, last_seq, last_ts, imported, exported)
 
     def verify(self) -> None:
         """Refuses a chain or a contract that is not the configured MeterLedger.
@@ -86,10 +81,10 @@ class LedgerClient:
             raise DeploymentMismatch(f"no contract at chain.ledger_address {self.address} on chain {served}")
         self._verify_domain()
         try:
-            (battery,) = decode(["address"], self.transport.call(self.address, BATTERY))
+            battery = decode_result(LEDGER, "battery", self.transport.call(self.address, calldata(LEDGER, "battery")))
         except (CallReverted, DecodingError):
             raise DeploymentMismatch(f"{self.address} has no battery() view: not a MeterLedger") from None
-        if to_checksum_address(battery) == _ZERO or not self.transport.code(battery):
+        if to_checksum_address(battery) == ZERO_ADDRESS or not self.transport.code(battery):
             raise DeploymentMismatch(f"MeterLedger {self.address} is bound to no battery contract ({battery})")
         digest = self.reading_digest(_PROBE)
         if digest != self.domain.digest(_PROBE):
@@ -100,9 +95,8 @@ class LedgerClient:
 
     def _verify_domain(self) -> None:
         try:
-            raw = self.transport.call(self.address, EIP712_DOMAIN)
-            _fields, name, version, chain_id, contract, _salt, _extensions = decode(
-                ["bytes1", "string", "string", "uint256", "address", "bytes32", "uint256[]"], raw)
+            raw = self.transport.call(self.address, calldata(LEDGER, "eip712Domain"))
+            _fields, name, version, chain_id, contract, _salt, _extensions = decode_result(LEDGER, "eip712Domain", raw)
         except CallReverted:
             raise DeploymentMismatch(f"{self.address} has no eip712Domain(): not a MeterLedger") from None
         except DecodingError:  # some other contract's fallback answered
@@ -117,7 +111,5 @@ class LedgerClient:
             )
 
     def reading_digest(self, reading: MeterReading) -> bytes:
-        raw = self.transport.call(
-            self.address, READING_DIGEST + encode(["(uint32,uint32,uint64,uint64,uint64,uint64)"], [reading.as_tuple()])
-        )
-        return decode(["bytes32"], raw)[0]
+        raw = self.transport.call(self.address, calldata(LEDGER, "readingDigest", reading.as_tuple()))
+        return decode_result(LEDGER, "readingDigest", raw)
