@@ -9,19 +9,31 @@ every 2 s so the per-block cache keeps turning over. Two measurements:
 - the same at a fixed rate near 200 req/s (the target: p99 <= 50 ms at 200 req/s): 20
   connections, each pausing 100 ms between requests (wrk's Lua delay()).
 
+Then, at the same fixed rate, the chart (`/community/series`, series_rps and
+series_p99_ms) and `/market` (market_p99_ms); `/health` while anvil is stopped with
+SIGSTOP (health_when_node_hung_ms, the slowest of 20 answers once the API has noticed);
+and a second API process behind the test kit's fault proxy that refuses connections
+for 10 s (index_rows_lost_on_outage: rows of the index's log tables missing at any
+moment during or after the outage, compared with before it).
+
 main() -> dict and benchmarks/results/api.json with p50_ms, p99_ms, rps (+ details).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import sqlite3
 import subprocess
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 import httpx
+from energo_testkit.rpc_proxy import RpcProxy
 from energo_testkit.scenario import build_scenario
 
 from benchmarks.run import print_table, write_results
@@ -31,7 +43,12 @@ from frontend_api.server import start_subprocess
 
 TARGET_RPS = 200
 TARGET_P99_MS = 50.0
+TARGET_HUNG_MS = 500.0
 DURATION_S = 10
+OUTAGE_S = 10
+LOG_TABLES = ["meters", "meter_revocations", "readings", "reading_txs", "reading_rejections", "watt_moves",
+              "tsl_moves", "state_of_charge", "reserve_events", "utility_prices", "orders", "order_closures", "trades",
+              "rounds"]
 
 WRK_SCRIPT = """
 local paths = {%s}
@@ -71,6 +88,68 @@ def _run_wrk(url: str, paths: list[str], connections: int = 8, duration_s: int =
     return data
 
 
+def _health_when_hung(node: Anvil, url: str) -> float:
+    """The slowest of 20 /health answers while anvil is stopped (after the API noticed)."""
+    os.kill(node.process.pid, signal.SIGSTOP)
+    try:
+        deadline = time.monotonic() + 30
+        while "node_unreachable" not in httpx.get(url + "/api/v1/health", timeout=30).json()["reasons"]:
+            assert time.monotonic() < deadline, "the API never noticed the hung node"
+            time.sleep(0.1)
+        took = []
+        for _ in range(20):
+            started = time.perf_counter()
+            assert httpx.get(url + "/api/v1/health", timeout=30).status_code == 200
+            took.append((time.perf_counter() - started) * 1000)
+            time.sleep(0.05)
+        return max(took)
+    finally:
+        os.kill(node.process.pid, signal.SIGCONT)
+
+
+def _rows(db: Path) -> int:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=30) as conn:
+        existing = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        return sum(conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in LOG_TABLES if t in existing)
+
+
+def _rows_lost_on_outage(node: Anvil, deployments: Path, tmp: Path) -> int:
+    """A second API process behind the fault proxy: refused connections for OUTAGE_S."""
+    proxy = RpcProxy(node.port)
+    db = tmp / "outage.sqlite3"
+    settings = Settings(deployments=deployments, rpc_url=proxy.url, database_url=f"sqlite:///{db}", port=free_port(),
+                        log_level="warning", log_format="json", rpc_timeout_s=1.0, max_backoff_s=2.0)
+    log = open(tmp / "outage.log", "wb")
+    proc, url = start_subprocess(settings, log_file=log)
+    try:
+        deadline = time.monotonic() + 60
+        while httpx.get(url + "/api/v1/health", timeout=10).json()["indexerLagBlocks"] != 0:
+            assert time.monotonic() < deadline, "the outage API never caught up"
+            time.sleep(0.2)
+        before = _rows(db)
+        lowest = before
+        proxy.refuse()
+        end = time.monotonic() + OUTAGE_S
+        while time.monotonic() < end:
+            lowest = min(lowest, _rows(db))
+            time.sleep(0.2)
+        proxy.accept()
+        deadline = time.monotonic() + 60
+        while True:
+            lowest = min(lowest, _rows(db))
+            body = httpx.get(url + "/api/v1/health", timeout=10).json()
+            if body["indexerError"] is None and body["indexerLagBlocks"] is not None and body["indexerLagBlocks"] <= 1:
+                break
+            assert time.monotonic() < deadline, "the outage API never recovered"
+            time.sleep(0.2)
+        return max(0, before - min(lowest, _rows(db)))
+    finally:
+        proc.terminate()
+        proc.wait(15)
+        log.close()
+        proxy.close()
+
+
 def main() -> dict:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed: run tools/setup-system.sh as root")
@@ -94,9 +173,19 @@ def main() -> dict:
             paths = [f"/api/v1/accounts/{h.address}" for h in scenario.households[:6]]
             for path in paths:  # the screens are right before they are fast
                 assert httpx.get(url + path, timeout=10).status_code == 200
+            series = ["/api/v1/community/series?hours=24&bucketMinutes=60"]
+            for path in (*series, "/api/v1/market"):
+                assert httpx.get(url + path, timeout=10).status_code == 200
             miner.start()
             wrk = _run_wrk(url, paths)
             fixed = _run_wrk(url, paths, connections=20, rate=TARGET_RPS)
+            # paced a little above the bar, so the rate achieved is at least the bar
+            chart = _run_wrk(url, series, connections=20, rate=int(TARGET_RPS * 1.1))
+            market = _run_wrk(url, ["/api/v1/market"], connections=20, rate=int(TARGET_RPS * 1.1))
+            stop.set()
+            miner.join(5)
+            hung_ms = _health_when_hung(node, url)
+            lost = _rows_lost_on_outage(node, deployments, tmp)
         finally:
             stop.set()
             proc.terminate()
@@ -112,6 +201,15 @@ def main() -> dict:
         "wrk_p50_ms": round(wrk["p50"], 3),
         "wrk_p99_ms": round(wrk["p99"], 3),
         "wrk_errors": wrk["errors"] + wrk["non2xx"],
+        "series_rps": round(chart["rps"], 1),
+        "series_p50_ms": round(chart["p50"], 3),
+        "series_p99_ms": round(chart["p99"], 3),
+        "series_errors": chart["errors"] + chart["non2xx"],
+        "market_rps": round(market["rps"], 1),
+        "market_p99_ms": round(market["p99"], 3),
+        "market_errors": market["errors"] + market["non2xx"],
+        "health_when_node_hung_ms": round(hung_ms, 3),
+        "index_rows_lost_on_outage": lost,
     }
     write_results("api", metrics)
     print_table("API: account screen on loopback (anvil, SQLite index, a block every 2 s)", [
@@ -123,6 +221,11 @@ def main() -> dict:
         ("wrk: p50 ms", metrics["wrk_p50_ms"], ""),
         ("wrk: p99 ms", metrics["wrk_p99_ms"], ""),
         ("wrk: errors", metrics["wrk_errors"], "0"),
+        ("chart, paced: req/s", metrics["series_rps"], f">= {TARGET_RPS}"),
+        ("chart, paced: p99 ms", metrics["series_p99_ms"], f"<= {TARGET_P99_MS}"),
+        ("market, paced: p99 ms", metrics["market_p99_ms"], f"<= {TARGET_P99_MS}"),
+        ("/health with the node hung: ms", metrics["health_when_node_hung_ms"], f"<= {TARGET_HUNG_MS}"),
+        (f"index rows lost, {OUTAGE_S} s refused", metrics["index_rows_lost_on_outage"], "0"),
     ])
     return metrics
 

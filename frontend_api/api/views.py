@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 
 from fastapi import Response
@@ -112,4 +113,11 @@ async def cached_json(ctx: AppContext, key: tuple, build: Callable[[], dict], mo
         ctx.chain.cache.put(full, data)
         return data
 
-    return Response(await run_in_threadpool(make), media_type="application/json")
+    # Concurrent misses of one answer (every page at a new block) share one build.
+    inflight = ctx.inflight
+    pending = inflight.get(full)
+    if pending is None:
+        pending = asyncio.ensure_future(run_in_threadpool(make))
+        inflight[full] = pending
+        pending.add_done_callback(lambda _f: inflight.pop(full, None))
+    return Response(await asyncio.shield(pending), media_type="application/json")
