@@ -199,7 +199,7 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
         emit Unpaused(msg.sender);
     }
 
-    /// @notice Whether readings are refused (as OpenZeppelin's `Pausable.paused`).
+    /// @inheritdoc IMeterLedger
     function paused() external view returns (bool) {
         return _paused;
     }

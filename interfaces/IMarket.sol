@@ -90,7 +90,9 @@ interface IMarket {
 
     // ---------------------------------------------------------------- views
 
+    /// @notice The battery that holds this market's escrow and settles its fills.
     function battery() external view returns (ISharedBattery);
+    /// @notice The parameters the market was deployed with (tick, sizes, fee).
     function config() external view returns (MarketConfig memory);
     /// @notice The highest price the tick grid can express.
     function maxPrice() external view returns (uint256);

@@ -70,10 +70,13 @@ interface IMarketAuction is IMarket {
 
     // ---------------------------------------------------------------- views
 
+    /// @notice The length of a round in seconds: round n takes orders from n * roundLength
+    /// until (n + 1) * roundLength.
     function roundLength() external view returns (uint256);
     /// @return roundId the round open for orders now
     /// @return closesAt when it closes
     function currentRound() external view returns (uint256 roundId, uint256 closesAt);
+    /// @notice A round's clearing progress: its phase, price and volume.
     function roundState(uint256 roundId) external view returns (RoundState memory);
     /// @notice For keepers: the oldest round with orders that is closed and not yet cleared.
     function clearableRound() external view returns (bool due, uint256 roundId);

@@ -45,6 +45,8 @@ interface IMarketContinuous is IMarket {
     /// @return price 0 when the side is empty
     /// @return amountWh open volume at that price
     function bestBid() external view returns (uint256 price, uint256 amountWh);
+    /// @return price 0 when the side is empty
+    /// @return amountWh open volume at that price
     function bestAsk() external view returns (uint256 price, uint256 amountWh);
 
     /// @notice Price levels of one side from the best price outwards, paged.

@@ -96,6 +96,7 @@ interface IMeterLedger {
         uint64 initialExportWh
     ) external;
 
+    /// @notice Deactivates a meter for good (REGISTRAR_ROLE); its readings are rejected from then on.
     function revokeMeter(uint32 meterId) external;
 
     // ---------------------------------------------------------------- readings (anyone)
@@ -106,18 +107,27 @@ interface IMeterLedger {
 
     // ---------------------------------------------------------------- views
 
+    /// @notice A registered meter, whole (its static and its reading state).
     function meter(uint32 meterId) external view returns (Meter memory);
     /// @notice The EIP-712 digest a meter signs for `reading`.
     function readingDigest(MeterReading calldata reading) external view returns (bytes32);
+    /// @notice The SharedBattery the ledger mints and burns WATT in.
     function battery() external view returns (address);
+    /// @notice How far ahead of the block time a reading's timestamp may be, in seconds.
     function maxClockSkew() external view returns (uint64);
+    /// @notice How many meters were ever registered.
     function meterCount() external view returns (uint256);
     /// @notice Meter ids in registration order, paged.
     function meterIds(uint256 offset, uint256 limit) external view returns (uint32[] memory);
 
     // ---------------------------------------------------------------- admin
 
+    /// @notice Sets the allowed clock skew (admin), at most MAX_CLOCK_SKEW seconds.
     function setMaxClockSkew(uint64 seconds_) external;
+    /// @notice Pauses readings (PAUSER_ROLE).
     function pause() external;
+    /// @notice Lifts the pause (PAUSER_ROLE).
     function unpause() external;
+    /// @notice Whether readings are refused (as OpenZeppelin's `Pausable.paused`).
+    function paused() external view returns (bool);
 }

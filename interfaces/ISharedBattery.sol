@@ -119,28 +119,40 @@ interface ISharedBattery is IERC20Metadata {
 
     /// @notice Free (rent-prepaying, withdrawable) TSL, before pending rent.
     function freeTslOf(address account) external view returns (uint256);
+    /// @notice TSL locked behind the account's open buy orders.
     function lockedTslOf(address account) external view returns (uint256);
+    /// @notice WATT locked behind the account's open sell orders (part of its balance).
     function lockedWattOf(address account) external view returns (uint256);
     /// @notice WATT that can be transferred or offered: balance minus locked.
     function spendableWattOf(address account) external view returns (uint256);
+    /// @notice The account's energy and trade counters, in Wh (each saturates at 2^40 - 1).
     function countersOf(address account) external view returns (EnergyCounters memory);
 
+    /// @notice The TSL token held in escrow.
     function tsl() external view returns (address);
+    /// @notice The bound MeterLedger (address(0) until bindLedger).
     function ledger() external view returns (address);
+    /// @notice The battery's operator: paid the rent, and rent-exempt itself.
     function operator() external view returns (address);
     /// @notice Storage rent in TSL base units per WATT (per kWh) per day.
     function rentPerWattDay() external view returns (uint256);
     /// @notice The utility's reference price in TSL base units per WATT (per kWh).
     function utilityPrice() external view returns (uint256);
+    /// @notice The most WATT that can exist, in Wh: exports beyond it spill.
     function capacityWh() external view returns (uint256);
+    /// @notice The share of an export that charges the battery, in basis points.
     function chargeEfficiencyBps() external view returns (uint16);
+    /// @notice How far supply may exceed the reported state of charge before minting halts.
     function reserveToleranceWh() external view returns (uint256);
+    /// @notice The battery meter's last reported state of charge, in Wh.
     function lastStateOfChargeWh() external view returns (uint256);
+    /// @notice Whether a reserve deficit has stopped exports from charging (minting).
     function mintingHalted() external view returns (bool);
     /// @notice TSL rent collected for the operator and not yet claimed.
     function rentCollected() external view returns (uint256);
     /// @notice Total WATT supply in whole Wh.
     function supplyWh() external view returns (uint256);
+    /// @notice Whether the pauser has paused the battery (see the Paused event).
     function paused() external view returns (bool);
     /// @notice The cumulative rent index now: TSL base units one WATT has owed since
     /// deployment (an account owes balance * (index - its checkpoint) / 1e18).
@@ -148,15 +160,25 @@ interface ISharedBattery is IERC20Metadata {
 
     // ---------------------------------------------------------------- admin
 
+    /// @notice Sets the storage rent (admin), at most MAX_RENT_PER_WATT_DAY; rent accrued
+    /// so far stays at the old rate.
     function setRentRate(uint256 rentPerWattDay) external;
+    /// @notice Sets the utility's reference price (admin), nonzero and below 2^96.
     function setUtilityPrice(uint256 pricePerWatt) external;
+    /// @notice Sets the capacity (admin), at most MAX_CAPACITY_WH and never below the supply.
     function setCapacity(uint256 capacityWh) external;
+    /// @notice Sets the charge efficiency (admin), 1 to 10,000 basis points.
     function setChargeEfficiency(uint16 bps) external;
+    /// @notice Sets the reserve tolerance (admin), below 2^40 Wh.
     function setReserveTolerance(uint256 toleranceWh) external;
+    /// @notice Hands the operator's role to `operator` (admin); the old one is paid the
+    /// rent collected so far.
     function setOperator(address operator) external;
     /// @notice Binds the MeterLedger once; it is then the only minter and burner.
     function bindLedger(address ledger) external;
+    /// @notice Pauses readings, transfers, deposits and market hooks (PAUSER_ROLE).
     function pause() external;
+    /// @notice Lifts the pause (PAUSER_ROLE).
     function unpause() external;
 
     // ---------------------------------------------------------------- ledger hooks
@@ -173,11 +195,15 @@ interface ISharedBattery is IERC20Metadata {
 
     // ---------------------------------------------------------------- market hooks (MARKET_ROLE)
 
+    /// @notice Locks `amount` (whole Wh) of the account's spendable WATT behind a sell order.
     function lockWatt(address account, uint256 amount) external;
+    /// @notice Releases up to `amount` (whole Wh) of the account's locked WATT.
     /// @return unlocked what was actually released (less than asked only if rent paid
     /// in kind shrank the lock)
     function unlockWatt(address account, uint256 amount) external returns (uint256 unlocked);
+    /// @notice Moves `amount` of the account's free TSL into its lock, behind a buy order.
     function lockTsl(address account, uint256 amount) external;
+    /// @notice Moves `amount` of the account's locked TSL back to its free deposit.
     function unlockTsl(address account, uint256 amount) external;
     /// @notice Settles one fill at once: WATT to the buyer, TSL to the seller.
     /// @return wattMoved the WATT actually moved; less than `fill.wattAmount` only when

@@ -5,6 +5,7 @@ import {IMarketAuction} from "../../interfaces/IMarketAuction.sol";
 import {ISharedBattery} from "../../interfaces/ISharedBattery.sol";
 import {MarketBase} from "./MarketBase.sol";
 import {PriceBook} from "./lib/PriceBook.sol";
+import {ClearingWalk} from "./lib/ClearingWalk.sol";
 
 /// @title The periodic call auction of WATT against TSL (the Manila market)
 /// @notice Each round is its own sub-book of the shared price-book structure (bookId =
@@ -14,32 +15,15 @@ import {PriceBook} from "./lib/PriceBook.sol";
 /// three slots per round, so a round of any size clears in bounded chunks.
 contract CallAuctionMarket is MarketBase, IMarketAuction {
     using PriceBook for PriceBook.Book;
+    using ClearingWalk for PriceBook.Book;
 
     uint256 internal immutable ROUND_LENGTH;
     uint256 private constant _QUEUE_ADVANCE = 8;
 
-    /// @dev Round progress. During discovery `tick` is the level being swept, `amountWh`
-    /// what of it is still unmatched and `lastTick` the last level matched (the marginal
-    /// tick). During settlement `tick`/`index` point at the current order and `amountWh`
-    /// is what of it has filled.
-    struct Cursor {
-        uint24 tick;
-        uint40 index;
-        uint64 amountWh;
-        uint24 lastTick;
-    }
-
-    struct Header {
-        RoundPhase phase;
-        uint24 priceTick;
-        uint64 volumeWh;
-        uint64 settledWh;
-    }
-
     struct Round {
-        Header header;
-        Cursor bid;
-        Cursor ask;
+        ClearingWalk.Header header;
+        ClearingWalk.Cursor bid;
+        ClearingWalk.Cursor ask;
     }
 
     mapping(uint256 roundId => Round) private _rounds;
@@ -90,26 +74,26 @@ contract CallAuctionMarket is MarketBase, IMarketAuction {
         uint256 closesAt = (roundId + 1) * ROUND_LENGTH;
         if (block.timestamp < closesAt) revert AuctionRoundNotClosed(roundId, closesAt);
         Round storage round = _rounds[roundId];
-        Header memory h = round.header;
+        ClearingWalk.Header memory h = round.header;
         if (h.phase == RoundPhase.Cleared) revert AuctionRoundAlreadyCleared(roundId);
-        Cursor memory bid = round.bid;
-        Cursor memory ask = round.ask;
+        ClearingWalk.Cursor memory bid = round.bid;
+        ClearingWalk.Cursor memory ask = round.ask;
         uint256 steps = maxSteps;
 
         if (h.phase == RoundPhase.Open) {
             h.phase = RoundPhase.Discovering;
-            _startSweep(roundId, Side.Buy, bid);
-            _startSweep(roundId, Side.Sell, ask);
+            _book.startSweep(roundId, Side.Buy, bid);
+            _book.startSweep(roundId, Side.Sell, ask);
         }
         if (h.phase == RoundPhase.Discovering) {
             bool found;
-            (steps, found) = _discover(roundId, h, bid, ask, steps);
+            (steps, found) = _book.discover(roundId, h, bid, ask, steps);
             if (found) {
                 if (h.volumeWh != 0) h.priceTick = uint24((uint256(bid.lastTick) + ask.lastTick) / 2);
                 h.phase = RoundPhase.Settling;
                 emit RoundPriceDiscovered(roundId, uint256(h.priceTick) * TICK_SIZE, h.volumeWh);
-                _startWalk(roundId, Side.Buy, bid);
-                _startWalk(roundId, Side.Sell, ask);
+                _book.startWalk(roundId, Side.Buy, bid);
+                _book.startWalk(roundId, Side.Sell, ask);
             }
         }
         if (h.phase == RoundPhase.Settling && steps != 0) {
@@ -142,7 +126,7 @@ contract CallAuctionMarket is MarketBase, IMarketAuction {
 
     /// @inheritdoc IMarketAuction
     function roundState(uint256 roundId) external view returns (RoundState memory) {
-        Header memory h = _rounds[roundId].header;
+        ClearingWalk.Header memory h = _rounds[roundId].header;
         return RoundState(
             h.phase,
             roundId * ROUND_LENGTH,
@@ -183,99 +167,25 @@ contract CallAuctionMarket is MarketBase, IMarketAuction {
         return _ordersOf(owner, roundId, side, fromPrice, maxLevels);
     }
 
-    // ---------------------------------------------------------------- discovery
-
-    function _startSweep(uint256 roundId, Side side, Cursor memory c) private view {
-        uint256 tick = _book.best(roundId, side);
-        c.tick = uint24(tick);
-        if (tick != 0) c.amountWh = _book.levels[PriceBook.levelKey(roundId, side, tick)].totalWh;
-    }
-
-    function _nextSweepLevel(uint256 roundId, Side side, Cursor memory c) private view {
-        uint256 tick = _book.worse(roundId, side, c.tick);
-        c.tick = uint24(tick);
-        if (tick != 0) c.amountWh = _book.levels[PriceBook.levelKey(roundId, side, tick)].totalWh;
-    }
-
-    /// @dev Price-priority sweep over levels: matches the best remaining bid level with
-    /// the best remaining ask level while they cross. The matched total is the maximal
-    /// executable volume; the last matched ticks bound the prices that achieve it.
-    function _discover(uint256 roundId, Header memory h, Cursor memory bid, Cursor memory ask, uint256 steps)
-        private
-        view
-        returns (uint256 stepsLeft, bool found)
-    {
-        // unchecked: steps > 0 before each decrement; m <= both level remainders; the
-        // matched volume is at most the round's sell volume, which is locked WATT and so
-        // at most the WATT supply (< 2^40 Wh in the battery), far below 2^64.
-        unchecked {
-            while (true) {
-                if (bid.tick == 0 || ask.tick == 0 || bid.tick < ask.tick) return (steps, true);
-                if (steps == 0) return (0, false);
-                --steps;
-                uint64 m = bid.amountWh < ask.amountWh ? bid.amountWh : ask.amountWh;
-                h.volumeWh += m;
-                bid.lastTick = bid.tick;
-                ask.lastTick = ask.tick;
-                bid.amountWh -= m;
-                ask.amountWh -= m;
-                if (bid.amountWh == 0) _nextSweepLevel(roundId, Side.Buy, bid);
-                if (ask.amountWh == 0) _nextSweepLevel(roundId, Side.Sell, ask);
-            }
-        }
-    }
-
     // ---------------------------------------------------------------- settlement
-
-    function _startWalk(uint256 roundId, Side side, Cursor memory c) private view {
-        uint256 tick = _book.best(roundId, side);
-        c.tick = uint24(tick);
-        c.amountWh = 0;
-        c.index = tick == 0 ? 0 : _book.levels[PriceBook.levelKey(roundId, side, tick)].head;
-    }
-
-    /// @dev Moves the cursor to the next open order of its side, skipping at most `steps`
-    /// empty slots. Returns the order (owner 0 if none reached) and the steps left.
-    function _seek(uint256 roundId, Side side, Cursor memory c, uint256 steps)
-        private
-        returns (uint256 id, PriceBook.Order memory o, uint256)
-    {
-        while (c.tick != 0) {
-            uint256 key = PriceBook.levelKey(roundId, side, c.tick);
-            if (c.index < _book.levels[key].tail) {
-                id = PriceBook.orderId(key, c.index);
-                o = _book.orders[id];
-                if (o.owner != address(0)) return (id, o, steps);
-                if (steps == 0) return (0, o, 0);
-                // unchecked: steps != 0; index < tail < 2^40.
-                unchecked {
-                    --steps;
-                    ++c.index;
-                }
-            } else {
-                delete _book.levels[key];
-                uint256 tick = _book.worse(roundId, side, c.tick);
-                c.tick = uint24(tick);
-                c.index = tick == 0 ? 0 : _book.levels[PriceBook.levelKey(roundId, side, tick)].head;
-            }
-        }
-        return (0, o, steps);
-    }
 
     /// @dev Pairs eligible bids and asks at the clearing price and refunds the rest.
     /// Returns true once both sides are walked to the end.
-    function _settleOrders(uint256 roundId, Header memory h, Cursor memory bid, Cursor memory ask, uint256 steps)
-        private
-        returns (bool)
-    {
+    function _settleOrders(
+        uint256 roundId,
+        ClearingWalk.Header memory h,
+        ClearingWalk.Cursor memory bid,
+        ClearingWalk.Cursor memory ask,
+        uint256 steps
+    ) private returns (bool) {
         uint256 price = uint256(h.priceTick) * TICK_SIZE;
         while (steps != 0) {
             uint256 bidId;
             uint256 askId;
             PriceBook.Order memory b;
             PriceBook.Order memory a;
-            (bidId, b, steps) = _seek(roundId, Side.Buy, bid, steps);
-            (askId, a, steps) = _seek(roundId, Side.Sell, ask, steps);
+            (bidId, b, steps) = _book.seek(roundId, Side.Buy, bid, steps);
+            (askId, a, steps) = _book.seek(roundId, Side.Sell, ask, steps);
             if (steps == 0) return false;
             bool bidEligible = b.owner != address(0) && h.priceTick != 0 && bid.tick >= h.priceTick;
             bool askEligible = a.owner != address(0) && h.priceTick != 0 && ask.tick <= h.priceTick;
@@ -300,9 +210,9 @@ contract CallAuctionMarket is MarketBase, IMarketAuction {
     /// @dev Fills the bid and the ask at the cursors against each other as far as the
     /// smaller remainder goes; finishes whichever is done. Returns how many it finished.
     function _pair(
-        Header memory h,
-        Cursor memory bid,
-        Cursor memory ask,
+        ClearingWalk.Header memory h,
+        ClearingWalk.Cursor memory bid,
+        ClearingWalk.Cursor memory ask,
         uint256 bidId,
         PriceBook.Order memory b,
         uint256 askId,
@@ -335,40 +245,32 @@ contract CallAuctionMarket is MarketBase, IMarketAuction {
 
     /// @dev A bid is done: it paid `filled * price / 1000` out of its lock; the rest of
     /// the lock (price improvement and unfilled remainder) goes back.
-    function _finishBid(uint256 id, PriceBook.Order memory b, Cursor memory c, uint256 price) private {
+    function _finishBid(uint256 id, PriceBook.Order memory b, ClearingWalk.Cursor memory c, uint256 price) private {
         uint256 filled = c.amountWh;
         (,,, uint256 tick,) = PriceBook.decode(id);
         delete _book.orders[id];
         if (filled < b.amountWh) emit OrderRemoved(id, b.owner, RemovalReason.Unfilled, b.amountWh - filled);
         uint256 refund = _cost(b.amountWh, tick * TICK_SIZE) - _cost(filled, price);
         if (refund != 0) BATTERY.unlockTsl(b.owner, refund);
-        _advance(c);
+        ClearingWalk.advance(c);
     }
 
-    function _finishAsk(uint256 id, PriceBook.Order memory a, Cursor memory c) private {
+    function _finishAsk(uint256 id, PriceBook.Order memory a, ClearingWalk.Cursor memory c) private {
         uint256 filled = c.amountWh;
         delete _book.orders[id];
         if (filled < a.amountWh) {
             emit OrderRemoved(id, a.owner, RemovalReason.Unfilled, a.amountWh - filled);
             BATTERY.unlockWatt(a.owner, (a.amountWh - filled) * WH);
         }
-        _advance(c);
+        ClearingWalk.advance(c);
     }
 
     /// @dev Rent paid in kind shrank the seller's lock below its order: close it, nothing
     /// is left locked for it.
-    function _closeShortAsk(uint256 id, PriceBook.Order memory a, Cursor memory c) private {
+    function _closeShortAsk(uint256 id, PriceBook.Order memory a, ClearingWalk.Cursor memory c) private {
         delete _book.orders[id];
         emit OrderRemoved(id, a.owner, RemovalReason.SellerShortfall, a.amountWh - c.amountWh);
-        _advance(c);
-    }
-
-    function _advance(Cursor memory c) private pure {
-        // unchecked: the index of an existing order is below its level's tail < 2^40.
-        unchecked {
-            ++c.index;
-        }
-        c.amountWh = 0;
+        ClearingWalk.advance(c);
     }
 
     function _advanceQueue() private {
