@@ -17,22 +17,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from eth_abi import decode, encode
 from eth_hash.auto import keccak
-from eth_utils import function_signature_to_4byte_selector
 
+from energo.artifacts import calldata, decode_result
+from energo.facts import MARKET_CONTRACTS
 from oracle.config import AuctionClearingSettings
 from oracle.metrics import Metrics
 from oracle.transport.base import Broadcast, CallReverted, Transport, TransportError
 
-#: The IMarketAuction functions the keeper uses (interfaces/IMarketAuction.sol):
+#: The keeper calls, through the auction's artifact (interfaces/IMarketAuction.sol):
 #:   clearableRound() -> (bool due, uint256 roundId)   oldest closed round not yet cleared
 #:   clearRound(uint256 roundId, uint256 maxSteps) -> bool done   bounded clearing step
-AUCTION_SIGNATURES = {
-    "clearable": "clearableRound()",
-    "clear": "clearRound(uint256,uint256)",
-}
-_SELECTORS = {name: function_signature_to_4byte_selector(sig) for name, sig in AUCTION_SIGNATURES.items()}
+AUCTION = MARKET_CONTRACTS["auction"]
 
 
 class KeeperTask(Protocol):
@@ -69,7 +65,8 @@ class AuctionClearing:
         self.metrics.keeper_runs.labels("auction_clearing", result).inc()
 
     def clearable_round(self) -> int | None:
-        due, round_id = decode(["bool", "uint256"], self.transport.call(self.market, _SELECTORS["clearable"]))
+        raw = self.transport.call(self.market, calldata(AUCTION, "clearableRound"))
+        due, round_id = decode_result(AUCTION, "clearableRound", raw)
         return round_id if due else None
 
     def stagger(self, round_id: int) -> float:
@@ -98,7 +95,7 @@ class AuctionClearing:
         self._clear(round_id, now)
 
     def _clear(self, round_id: int, now: float) -> None:
-        data = _SELECTORS["clear"] + encode(["uint256", "uint256"], [round_id, self.settings.max_steps_per_tx])
+        data = calldata(AUCTION, "clearRound", round_id, self.settings.max_steps_per_tx)
         try:
             prepared = self.transport.prepare(self.market, data)
         except CallReverted as exc:
