@@ -301,7 +301,12 @@ class Community:
             self.anvil.stop()
         log_file = getattr(self, "_log_file", None)
         if log_file is not None:
+            # Logging was pointed at this file: point it back at stdout before closing it, so
+            # nothing logged later in the same process (an API served after the day, the next
+            # test) writes to a closed file.
+            configure_logging("json", "info")
             log_file.close()
+            self._log_file = None
 
     def __enter__(self) -> Community:
         return self
