@@ -9,7 +9,7 @@ Entry points:
 
 - ``run_demo(options)``: the whole run as `make demo` does it; returns a ``DemoResult``.
 - ``start_community(options)``: the running community (chain, contracts, gateways), for
-  callers that keep it alive after the day (a later ``--serve``); ``Community.handles()``
+  callers that keep it alive after the day (``--serve``); ``Community.handles()``
   says where everything is.
 """
 

@@ -103,7 +103,8 @@ class ChainLog:
         self._addresses = [contract.address for contract in contracts.values()]
         #: (lower-case address, topic 0) -> (the contract's role, the event's decoder)
         self._decoders = {(contract.address.lower(), event.topic): (role, EventDecoder.of(event))
-                          for role, contract in contracts.items() for event in contract.events}
+                          for role, contract in contracts.items()
+                          for event in (contract.events[e["name"]]() for e in contract.abi if e["type"] == "event")}
         self._named: dict[tuple[str, str | None], list[Event]] = {}
 
     def poll(self) -> list[Event]:

@@ -29,16 +29,16 @@ from __future__ import annotations
 
 import time
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from weakref import WeakKeyDictionary
 
 from eth_utils import get_abi_output_types
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3._utils.abi import map_abi_data
 from web3._utils.normalizers import BASE_RETURN_NORMALIZERS
 from web3.contract import Contract
 from web3.contract.contract import ContractFunction
-from web3.types import RPCEndpoint
+from web3.types import RPCEndpoint, RPCResponse
 
 from energo.errors import EnergoError
 from energo.tx import Sender, TxFailed, decode_revert
@@ -60,9 +60,9 @@ class LeanFunctions:
 
     def __init__(self, contract: Contract):
         self._contract = contract
-        self._functions: dict[str, type[ContractFunction]] = {}
+        self._functions: dict[str, ContractFunction] = {}
 
-    def __getattr__(self, name: str) -> type[ContractFunction]:
+    def __getattr__(self, name: str) -> ContractFunction:
         if name.startswith("_"):
             raise AttributeError(name)
         if name not in self._functions:
@@ -73,7 +73,7 @@ class LeanFunctions:
             self._functions[name] = one.functions[name]
         return self._functions[name]
 
-    def __getitem__(self, name: str) -> type[ContractFunction]:
+    def __getitem__(self, name: str) -> ContractFunction:
         return getattr(self, name)
 
 
@@ -99,14 +99,18 @@ def _result(w3: Web3, call: ContractFunction, raw: str) -> Any:
     return values[0] if len(values) == 1 else tuple(values)
 
 
+def batch_request(w3: Web3, requests: list[tuple[RPCEndpoint, Any]]) -> list[RPCResponse] | RPCResponse:
+    """One JSON-RPC batch through the provider (the local chain's HTTPProvider)."""
+    return cast(HTTPProvider, w3.provider).make_batch_request(requests)
+
+
 def call_all(w3: Web3, calls: list[ContractFunction]) -> list[Any]:
     """Many views (bound contract function calls) at the latest block in batched JSON-RPC
     requests; results in order, as each call's ``call()`` would return them."""
     results: list[Any] = []
     for start in range(0, len(calls), BATCH_SIZE):
         chunk = calls[start:start + BATCH_SIZE]
-        responses = w3.provider.make_batch_request([(RPCEndpoint("eth_call"), [_request(c), "latest"])
-                                                    for c in chunk])
+        responses = batch_request(w3, [(RPCEndpoint("eth_call"), [_request(c), "latest"]) for c in chunk])
         if isinstance(responses, dict):  # the whole batch failed
             raise CallFailed(f"eth_call batch failed: {responses.get('error')}")
         for call, response in zip(chunk, responses, strict=True):
@@ -127,6 +131,8 @@ def send(w3: Web3, sender: Sender, call: ContractFunction) -> dict:
     headroom, custom errors decoded (energo.tx.decode_revert), sent from the unlocked dev
     account through the provider and its receipt polled every 5 ms; returns the receipt
     as the node sent it."""
+    if not isinstance(sender.account, str):
+        raise TypeError("contracts.send sends from an unlocked node account; a local key goes through Sender")
     tx = {"from": sender.address, "to": call.address, "data": _request(call)["data"],
           "gasPrice": hex(sender.gas_price), "type": "0x0"}
     estimate = w3.provider.make_request(RPCEndpoint("eth_estimateGas"), [tx])

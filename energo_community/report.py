@@ -24,7 +24,7 @@ from web3.types import RPCEndpoint
 from energo.constants import TSL
 from energo.facts import cost_tsl, watt_to_kwh, watt_to_wh
 from energo_community.chainlog import ChainLog, DemoError
-from energo_community.contracts import BATCH_SIZE, call_all, lean
+from energo_community.contracts import BATCH_SIZE, batch_request, call_all, lean
 
 UNLIMITED = 2**256 - 1
 COUNTERS = ("generated_wh", "stored_wh", "consumed_battery_wh", "consumed_grid_wh", "spilled_wh", "purchased_wh",
@@ -37,7 +37,7 @@ def receipts_gas(w3: Web3, tx_hashes: list[str]) -> dict[str, int]:
     gas = {}
     for start in range(0, len(tx_hashes), BATCH_SIZE):
         chunk = tx_hashes[start:start + BATCH_SIZE]
-        responses = w3.provider.make_batch_request([(RPCEndpoint("eth_getTransactionReceipt"), [h]) for h in chunk])
+        responses = batch_request(w3, [(RPCEndpoint("eth_getTransactionReceipt"), [h]) for h in chunk])
         if isinstance(responses, dict):
             raise DemoError(f"eth_getTransactionReceipt failed: {responses.get('error')}")
         for tx_hash, response in zip(chunk, responses, strict=True):
@@ -75,7 +75,7 @@ def collect(community) -> dict:
     calls = []
     for account in accounts:
         calls += [lean(battery)[fn](account) for fn in ("countersOf", "balanceOf", "freeTslOf", "lockedTslOf",
-                                                            "pendingRent", "daysOfStorage")]
+                                                        "pendingRent", "daysOfStorage")]
         calls += [lean(tsl).balanceOf(account), lean(battery).spendableWattOf(account)]
     values = call_all(w3, calls)
     funded = {a: 0 for a in accounts}

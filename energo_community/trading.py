@@ -44,6 +44,8 @@ class MarketDesk:
         #: Each account's holdings views, built once (their arguments never change).
         self._holding_calls: dict[str, list] = {}
         self._best_ask = lean(market).bestAsk() if mode == "continuous" else None
+        #: Auction: the open round's best-offer view, built once per round.
+        self._round_depth: tuple[int, ContractFunction] | None = None
 
     def sender(self, account: str) -> Sender:
         """The account's legacy-transaction sender (anvil's unlocked dev accounts)."""
@@ -77,9 +79,12 @@ class MarketDesk:
     def best_offer(self, round_id: int) -> int:
         """The lowest open offer (0 if none): the continuous book's best ask, or the open round's."""
         if self.mode == "continuous":
+            assert self._best_ask is not None
             price, _amount = call(self.w3, self._best_ask)
             return price
-        prices, *_ = call(self.w3, lean(self.market).depth(round_id, int(Side.SELL), 0, 1))
+        if self._round_depth is None or self._round_depth[0] != round_id:
+            self._round_depth = (round_id, lean(self.market).depth(round_id, int(Side.SELL), 0, 1))
+        prices, *_ = call(self.w3, self._round_depth[1])
         return prices[0] if prices else 0
 
     # ------------------------------------------------------------ orders
