@@ -56,6 +56,12 @@ def test_a_due_round_is_cleared_and_then_left_alone(auction, w3):
     assert keeper._in_flight is None, "not due while the round is open"
     time_travel(w3, 2 * ROUND)
     keeper.tick(2.0)  # sends clearRound
+    # anvil's automine mines in the background: the receipt may not exist the instant the
+    # send returns. The keeper must wait for it, as it does here.
+    sent = keeper._in_flight.tx_id
+    keeper.tick(2.5)
+    assert keeper._in_flight is None or keeper._in_flight.tx_id == sent, "nothing resent"
+    w3.eth.wait_for_transaction_receipt(sent, timeout=30)
     keeper.tick(3.0)  # sees it mined
     assert market.functions.roundState(round_id).call()[0] == RoundPhase.CLEARED
     assert _runs(metrics) == {"cleared": 1.0}
