@@ -23,8 +23,9 @@ from energo_community.report import format_report  # noqa: E402
 from energo_community.run import run_demo  # noqa: E402
 
 
-def parse_args(argv: list[str] | None = None) -> tuple[CommunityOptions, bool, bool, int]:
-    """The options, whether to show the progress bar, whether to serve, and the port."""
+def parse_args(argv: list[str] | None = None) -> tuple[CommunityOptions, bool, bool, int, bool]:
+    """The options, whether to show the progress bar, whether to serve, the port, and
+    whether to compare the settlement cadences."""
     parser = argparse.ArgumentParser(prog="python -m energo_community", description=__doc__.split("\n\n")[0])
     parser.add_argument("--households", type=int, default=24, help="households in the community (default 24)")
     parser.add_argument("--days", type=int, default=1, help="simulated days (default 1)")
@@ -34,6 +35,11 @@ def parse_args(argv: list[str] | None = None) -> tuple[CommunityOptions, bool, b
     parser.add_argument("--out", type=Path, default=Path("demo-out"), help="output directory (default demo-out)")
     parser.add_argument("--interval-minutes", type=int, default=15,
                         help="simulated minutes between meter readings (default 15)")
+    parser.add_argument("--settlement-minutes", type=int, default=None,
+                        help="submit readings, place orders and clear rounds every N minutes (15, 30, 60; a "
+                             "multiple of --interval-minutes; default: every interval)")
+    parser.add_argument("--compare-cadences", action="store_true",
+                        help="run the day settled every 15, 30 and 60 minutes and compare what the chain costs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument("--serve", action="store_true",
                         help="after the day, keep chain and gateways up and serve the API and page until Ctrl-C")
@@ -41,10 +47,13 @@ def parse_args(argv: list[str] | None = None) -> tuple[CommunityOptions, bool, b
     args = parser.parse_args(argv)
     try:
         options = CommunityOptions(households=args.households, days=args.days, mode=args.mode, seed=args.seed,
-                                   out=args.out, interval_minutes=args.interval_minutes)
+                                   out=args.out, interval_minutes=args.interval_minutes,
+                                   settlement_minutes=args.settlement_minutes)
     except OptionsError as exc:
         parser.error(str(exc))
-    return options, not args.no_progress, args.serve, args.port
+    if args.compare_cadences and (args.serve or args.settlement_minutes is not None):
+        parser.error("--compare-cadences runs its own cadences and cannot --serve")
+    return options, not args.no_progress, args.serve, args.port, args.compare_cadences
 
 
 def _interrupt(signum, _frame) -> None:
@@ -62,12 +71,33 @@ def _print_result(result) -> None:
     print(f"wall time: {time.monotonic() - _STARTED:.1f} s", flush=True)
 
 
+def _compare(options: CommunityOptions, progress: bool, say) -> int:
+    from energo_community.cadences import compare, format_table
+    try:
+        rows = compare(options, progress=progress, say=say)
+    except KeyboardInterrupt:
+        print("\ninterrupted: gateways and chain stopped", file=sys.stderr, flush=True)
+        return 130
+    except DemoError as exc:
+        print(f"\nthe demo could not go on: {exc}", file=sys.stderr, flush=True)
+        return 2
+    print()
+    print(f"The same day settled at each cadence ({options.households} households, seed {options.seed}; "
+          f"gas per household-day, QTUM at 40 sat/gas)")
+    print(format_table(rows))
+    print(f"\ntable: {options.out / 'cadences.json'}   wall time: {time.monotonic() - _STARTED:.1f} s", flush=True)
+    return 0 if all(r["ok"] for r in rows) else 1
+
+
 def main(argv: list[str] | None = None) -> int:
-    options, progress, serve, port = parse_args(argv)
+    options, progress, serve, port, compare = parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)
 
     def say(line: str) -> None:
         print(line, flush=True)
+
+    if compare:
+        return _compare(options, progress, say)
 
     after_day = None
     if serve:

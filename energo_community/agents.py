@@ -19,7 +19,9 @@ from energo_community.members import Household
 
 HOUR_S = 3_600
 KEEP_HOURS = 6
-#: Sell at most this much in one interval, so a sunny afternoon spreads over many trades.
+#: Sell at most this much per reading interval (15 minutes by default; a settlement of
+#: several intervals offers up to this much for each), so a sunny afternoon spreads over
+#: many trades.
 MAX_SELL_WH = 5_000
 PRICE_JITTER = 0.03
 
@@ -50,12 +52,12 @@ def _price(fraction: float, utility_price: int, tick: int) -> int:
 
 
 def sell_order(household: Household, holding: Holding, rng: random.Random, utility_price: int, tick: int,
-               min_order_wh: int) -> Order | None:
+               min_order_wh: int, max_sell_wh: int = MAX_SELL_WH) -> Order | None:
     jitter = rng.uniform(-PRICE_JITTER, PRICE_JITTER)  # drawn for everyone: one draw per agent per interval
     if not household.has_pv:
         return None
     surplus = holding.spendable_wh - expected_use_wh(household, KEEP_HOURS * HOUR_S)
-    amount = min(surplus, MAX_SELL_WH)
+    amount = min(surplus, max_sell_wh)
     if amount < min_order_wh:
         return None
     return Order(household, _price(household.ask_fraction + jitter, utility_price, tick), amount)

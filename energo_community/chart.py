@@ -20,7 +20,7 @@ def series(community) -> dict:
     """Per-interval figures from the chain's events (ReadingAccepted registers,
     StateOfChargeReported, Traded, RoundCleared)."""
     opts, log = community.options, community.chainlog
-    start, step = opts.interval_start(0), opts.interval_s
+    start, step = opts.interval_start(0), opts.settlement_s
     hours = [(opts.interval_start(k) - start) / 3600 for k in range(opts.intervals + 1)]
     exported = [0] * (opts.intervals + 1)
     imported = [0] * (opts.intervals + 1)
@@ -54,7 +54,7 @@ def draw(community, path: Path) -> Path:
     data = series(community)
     opts = community.options
     hours = data["hours"]
-    width_h = opts.interval_s / 3600
+    width_h = opts.settlement_s / 3600
     to_kw = 1 / (1000 * width_h)  # Wh in one interval -> average kW
     fig, (flows, charge, prices) = plt.subplots(3, 1, figsize=(11, 9), sharex=True,
                                                 gridspec_kw={"height_ratios": [3, 2, 2]})
@@ -88,7 +88,7 @@ def draw(community, path: Path) -> Path:
     if opts.mode == "auction":
         xs, ys = [], []
         for i, (opened, price) in enumerate(data["rounds"]):
-            if i and opened - data["rounds"][i - 1][0] > opts.interval_s:
+            if i and opened - data["rounds"][i - 1][0] > opts.settlement_s:
                 xs.append(float("nan"))  # no line across rounds that did not trade (the night)
                 ys.append(float("nan"))
             xs.append(opened / 3600)

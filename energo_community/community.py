@@ -34,7 +34,7 @@ from web3.types import RPCEndpoint
 from energo.constants import TSL
 from energo.facts import MARKET_CONTRACTS
 from energo.tx import Sender, contract_at
-from energo_community.agents import interval_rng
+from energo_community.agents import MAX_SELL_WH, interval_rng
 from energo_community.chainlog import ChainLog, DemoError, node_request
 from energo_community.contracts import lean
 from energo_community.gateways import Gateway, build_gateways
@@ -148,12 +148,19 @@ class Community:
     def _deploy(self) -> None:
         opts = self.options
         config = DeployConfig.from_toml(DEPLOY_CONFIG)
-        config = replace(config, market=replace(config.market, mode=opts.mode), operator=self.operator)
+        # A call-auction round is one settlement long: it closes when the next readings are due.
+        market = replace(config.market, mode=opts.mode,
+                         round_length_s=opts.settlement_s if opts.mode == "auction" else config.market.round_length_s)
+        config = replace(config, market=market, operator=self.operator)
         self.config = config
         self.deployments_path = opts.out / "deployments" / f"{self.w3.eth.chain_id}.json"
         self.backend = Web3Backend(self.admin)
         result = deploy(self.backend, config, self.deployments_path, log=lambda _line: None)
         contracts = result.contracts
+        #: Every contract of the deployment (name -> address), and the last block of the
+        #: deployment: the chain-cost report (economics.py) classifies by both.
+        self.deployed = dict(contracts)
+        self.deploy_block = self.w3.eth.block_number
         w3 = self.w3
         self.tsl = contract_at(w3, "TslToken", contracts["TslToken"])
         self.battery = contract_at(w3, "SharedBattery", contracts["SharedBattery"])
@@ -270,7 +277,8 @@ class Community:
     def _trade(self, k: int) -> None:
         opts = self.options
         self.desk.trade(self.households, self.accounts, interval_rng(opts.seed, k), now=opts.interval_start(k),
-                        expires_at=opts.interval_start(k + 1), interval_s=opts.interval_s)
+                        expires_at=opts.interval_start(k + 1), interval_s=opts.settlement_s,
+                        max_sell_wh=MAX_SELL_WH * opts.settlement_s // opts.interval_s)
         if opts.mode == "continuous":
             self._feed_trades()
 

@@ -28,6 +28,9 @@ class CommunityOptions:
     seed: int = 1
     out: Path = Path("demo-out")
     interval_minutes: int = 15
+    #: Minutes between settlements: readings submitted, orders placed, rounds cleared
+    #: (None: every reading interval). A multiple of the reading interval.
+    settlement_minutes: int | None = None
 
     def __post_init__(self) -> None:
         if not 2 <= self.households <= 200:
@@ -38,17 +41,36 @@ class CommunityOptions:
             raise OptionsError(f"--mode must be one of {MARKET_MODES}, not {self.mode!r}")
         if self.interval_minutes <= 0 or 1440 % self.interval_minutes:
             raise OptionsError(f"--interval-minutes must divide a day (1440), not {self.interval_minutes}")
-        if self.mode == "auction" and (self.interval_minutes * 60) % DEFAULT_ROUND_LENGTH:
-            raise OptionsError("in auction mode --interval-minutes must be a multiple of the 15-minute rounds")
+        settlement = self.settlement
+        if settlement <= 0 or 1440 % settlement or settlement % self.interval_minutes:
+            raise OptionsError(f"--settlement-minutes must divide a day (1440) and be a multiple of "
+                               f"--interval-minutes ({self.interval_minutes}), not {settlement}")
+        if self.mode == "auction" and (settlement * 60) % DEFAULT_ROUND_LENGTH:
+            raise OptionsError("in auction mode the settlement cadence (--settlement-minutes, else "
+                               "--interval-minutes) must be a multiple of 15 minutes")
+
+    @property
+    def settlement(self) -> int:
+        """Minutes between settlements (the reading interval unless --settlement-minutes)."""
+        return self.interval_minutes if self.settlement_minutes is None else self.settlement_minutes
 
     @property
     def interval_s(self) -> int:
+        """The meters' reading interval: their registers resolve it (cumulative, so a
+        reading sent at a settlement covers every interval since the last one)."""
         return self.interval_minutes * 60
 
     @property
+    def settlement_s(self) -> int:
+        """One step of the demo: readings submitted, the market tidied (a call-auction
+        round is this long), the agents' orders placed."""
+        return self.settlement * 60
+
+    @property
     def intervals(self) -> int:
-        """Reading rounds after the start: readings are taken at T0, T1 ... T(intervals)."""
-        return self.days * SECONDS_PER_DAY // self.interval_s
+        """Settlements after the start: readings are submitted at T0, T1 ... T(intervals),
+        T(k) = T0 + k x the settlement cadence (the reading interval by default)."""
+        return self.days * SECONDS_PER_DAY // self.settlement_s
 
     def interval_start(self, k: int) -> int:
-        return DAY_ONE + k * self.interval_s
+        return DAY_ONE + k * self.settlement_s

@@ -25,6 +25,7 @@ from energo.constants import TSL
 from energo.facts import cost_tsl, watt_to_kwh, watt_to_wh
 from energo_community.chainlog import ChainLog, DemoError
 from energo_community.contracts import BATCH_SIZE, batch_request, call_all, lean
+from energo_community.economics import chain_cost, format_cost, household_shares
 
 UNLIMITED = 2**256 - 1
 COUNTERS = ("generated_wh", "stored_wh", "consumed_battery_wh", "consumed_grid_wh", "spilled_wh", "purchased_wh",
@@ -56,7 +57,7 @@ def reading_rounds(community) -> list[int]:
     opts = community.options
     last = [0] * (opts.intervals + 1)
     for event in community.chainlog.named("ReadingAccepted"):
-        k = (event.args["timestamp"] - opts.interval_start(0)) // opts.interval_s
+        k = (event.args["timestamp"] - opts.interval_start(0)) // opts.settlement_s
         last[k] = max(last[k], event.block)
     return last
 
@@ -94,8 +95,12 @@ def collect(community) -> dict:
                        "buyer": names[event.args["buyer"]], "amount_wh": event.args["amountWh"],
                        "price": event.args["price"]})
     paid = {h.name: 0 for h in community.households}
+    earned = {h.name: 0 for h in community.households}
     for trade in trades:
         paid[trade["buyer"]] += cost_tsl(trade["amount_wh"], trade["price"])
+        earned[trade["seller"]] += cost_tsl(trade["amount_wh"], trade["price"])
+    cost = chain_cost(community)
+    shares = household_shares(community, cost)
 
     utility = config.utility_price
     households = []
@@ -111,6 +116,7 @@ def collect(community) -> dict:
             "watt": watt, "spendable_wh": watt_to_wh(spendable), "tsl_wallet": wallet,
             "tsl_deposit": free - rent_tsl, "tsl_locked": locked, "rent_due_watt": rent_watt,
             "funded_tsl": funded[account], "net_spent_tsl": spent, "paid_tsl": paid[household.name],
+            "earned_tsl": earned[household.name], "chain_cost": shares[account.lower()],
             "days_of_storage": None if days == UNLIMITED else days,
             "savings_tsl": cost_tsl(row["consumed_battery_wh"], utility) - spent,
         })
@@ -134,7 +140,7 @@ def collect(community) -> dict:
               for e in log.named("RoundCleared")]
     return {
         "options": {"households": opts.households, "days": opts.days, "mode": opts.mode, "seed": opts.seed,
-                    "interval_minutes": opts.interval_minutes},
+                    "interval_minutes": opts.interval_minutes, "settlement_minutes": opts.settlement},
         "period": {"start": _iso(opts.interval_start(0)), "end": _iso(opts.interval_start(opts.intervals)),
                    "intervals": opts.intervals},
         "utility_price": utility,
@@ -165,6 +171,7 @@ def collect(community) -> dict:
             "reserve_tolerance_wh": tolerance,
             "minting_halted": halted,
         },
+        "chain_cost": cost,
         "trades": trades,
         "rounds": rounds,
     }
@@ -192,7 +199,10 @@ def format_report(report: dict) -> str:
     lines = [
         f"Energo community day: {opts['households']} households ({c['households_with_pv']} with PV), "
         f"{report['period']['start']} to {report['period']['end']} UTC, {report['period']['intervals']} intervals of "
-        f"{opts['interval_minutes']} min, {opts['mode']} market, seed {opts['seed']}",
+        f"{opts.get('settlement_minutes', opts['interval_minutes'])} min"
+        + (f" (meters read every {opts['interval_minutes']} min, submitted at each settlement)"
+           if opts.get("settlement_minutes", opts["interval_minutes"]) != opts["interval_minutes"] else "")
+        + f", {opts['mode']} market, seed {opts['seed']}",
         "",
         "Per household (energy in kWh; TSL deposit is after rent due; savings against the utility price)",
         f"{'':4} {'PV kW':>5} {'generated':>9} {'stored':>8} {'from batt':>9} {'from grid':>9} {'bought':>7} "
@@ -226,4 +236,6 @@ def format_report(report: dict) -> str:
         f"  gas per reading              {c['gas_per_reading']:,}",
         f"  gas per trade                {c['gas_per_trade']:,} ({c['market_txs']} market transactions)",
     ]
+    if "chain_cost" in report:
+        lines += ["", *format_cost(report["chain_cost"], report["households"], opts["days"])]
     return "\n".join(lines)

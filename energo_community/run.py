@@ -34,7 +34,7 @@ class DemoResult:
 
 def _clock_text(options: CommunityOptions, k: int) -> str:
     moment = datetime.fromtimestamp(options.interval_start(k), UTC)
-    return f"day {k * options.interval_s // 86_400 + 1} {moment:%H:%M}"
+    return f"day {k * options.settlement_s // 86_400 + 1} {moment:%H:%M}"
 
 
 def run_day(community: Community, progress: bool) -> None:

@@ -20,7 +20,7 @@ from web3.contract.contract import ContractFunction
 
 from energo.facts import ZERO_ADDRESS, Side, watt_to_wh
 from energo.tx import Sender
-from energo_community.agents import Holding, Order, buy_order, sell_order
+from energo_community.agents import MAX_SELL_WH, Holding, Order, buy_order, sell_order
 from energo_community.chainlog import receipt_events
 from energo_community.contracts import call, call_all, lean, send
 from energo_community.members import Household
@@ -101,7 +101,7 @@ class MarketDesk:
             self.rounds_with_orders.add(round_id)
 
     def trade(self, households: list[Household], accounts: list[str], rng: random.Random, now: int,
-              expires_at: int, interval_s: int) -> int:
+              expires_at: int, interval_s: int, max_sell_wh: int = MAX_SELL_WH) -> int:
         """One interval of trading: offers first, then bids against them. Returns orders placed."""
         holdings = self.holdings(accounts)
         round_id = now // self.round_length_s
@@ -109,7 +109,8 @@ class MarketDesk:
         rng.shuffle(order)
         placed = 0
         for i in order:
-            offer = sell_order(households[i], holdings[i], rng, self.utility_price, self.tick, self.min_order_wh)
+            offer = sell_order(households[i], holdings[i], rng, self.utility_price, self.tick, self.min_order_wh,
+                               max_sell_wh)
             if offer is not None:
                 self._place(accounts[i], Side.SELL, offer, expires_at, round_id)
                 placed += 1
