@@ -3,8 +3,8 @@
 - A household with PV keeps what it expects to need for the next six hours (its own
   evening and night) and offers the rest, at its ask: a fraction of the utility price
   that it keeps for the day, give or take 3 %.
-- Any household holding less than it expects to use in the next hour (or interval)
-  bids for the difference, at most its bid fraction of the utility price, and only when
+- Any household holding less than it expects to use in the next hour (or interval;
+  settled less often, until an hour past the next settlement) bids for the difference, at most its bid fraction of the utility price, and only when
   the book shows an offer it would accept (a taker, not a speculator).
 
 Expected use is flat (daily load spread over the day): agents do not see the simulator.
@@ -63,10 +63,17 @@ def sell_order(household: Household, holding: Holding, rng: random.Random, utili
     return Order(household, _price(household.ask_fraction + jitter, utility_price, tick), amount)
 
 
+def bid_horizon_s(interval_s: int, settlement_s: int) -> int:
+    """How far ahead a bid covers expected use: the next hour (or reading interval, if
+    longer), plus the wait until the next settlement beyond one interval, the household's
+    next chance to buy. Settled every interval, that is the next hour, as it always was."""
+    return max(HOUR_S, interval_s) + settlement_s - interval_s
+
+
 def buy_order(household: Household, holding: Holding, rng: random.Random, utility_price: int, tick: int,
-              min_order_wh: int, interval_s: int) -> Order | None:
+              min_order_wh: int, horizon_s: int) -> Order | None:
     jitter = rng.uniform(-PRICE_JITTER, PRICE_JITTER)
-    need = expected_use_wh(household, max(HOUR_S, interval_s)) - holding.spendable_wh
+    need = expected_use_wh(household, max(HOUR_S, horizon_s)) - holding.spendable_wh
     price = _price(household.bid_fraction + jitter, utility_price, tick)
     affordable = holding.free_tsl * 1000 // price
     amount = min(need, affordable)

@@ -34,7 +34,7 @@ from web3.types import RPCEndpoint
 from energo.constants import TSL
 from energo.facts import MARKET_CONTRACTS
 from energo.tx import Sender, contract_at
-from energo_community.agents import MAX_SELL_WH, interval_rng
+from energo_community.agents import MAX_SELL_WH, bid_horizon_s, interval_rng
 from energo_community.chainlog import ChainLog, DemoError, node_request
 from energo_community.contracts import lean
 from energo_community.gateways import Gateway, build_gateways
@@ -277,7 +277,8 @@ class Community:
     def _trade(self, k: int) -> None:
         opts = self.options
         self.desk.trade(self.households, self.accounts, interval_rng(opts.seed, k), now=opts.interval_start(k),
-                        expires_at=opts.interval_start(k + 1), interval_s=opts.settlement_s,
+                        expires_at=opts.interval_start(k + 1),
+                        horizon_s=bid_horizon_s(opts.interval_s, opts.settlement_s),
                         max_sell_wh=MAX_SELL_WH * opts.settlement_s // opts.interval_s)
         if opts.mode == "continuous":
             self._feed_trades()

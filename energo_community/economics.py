@@ -146,7 +146,8 @@ def classify(tx: dict, roles: dict[str, str], functions: dict[tuple[str, str], s
 
 def _empty() -> dict:
     return {"blocks": 0, "transactions": 0, "gas": 0,
-            "categories": {c: {"transactions": 0, "gas": 0} for c in CATEGORIES}}
+            "categories": {c: {"transactions": 0, "gas": 0} for c in CATEGORIES},
+            "functions": {}}  # "Contract.function" -> category, transactions, gas
 
 
 def chain_cost(community) -> dict:
@@ -173,6 +174,12 @@ def chain_cost(community) -> dict:
                                                                          staff)
         tx["category"] = category
         entry = scopes[scope]
+        role = roles.get(tx["to"] or "", "(creation)" if tx["to"] is None else "(account)")
+        plain = tx["selector"] in ("", "0x")
+        called = f"{role}.{functions.get((tx['to'] or '', tx['selector']), 'transfer' if plain else tx['selector'])}"
+        line = entry["functions"].setdefault(called, {"category": category, "transactions": 0, "gas": 0})
+        line["transactions"] += 1
+        line["gas"] += tx["gas"]
         entry["transactions"] += 1
         entry["gas"] += tx["gas"]
         entry["categories"][category]["transactions"] += 1
@@ -257,6 +264,9 @@ def format_cost(cost: dict, households: list[dict], days: int) -> list[str]:
                      f"{phd['categories'][category]:>18,} {phd['qtum_categories'][category]:>19.4f}")
     lines.append(f"  {'total':10} {day['transactions']:>6,} {day['gas']:>14,} {phd['gas']:>18,} "
                  f"{phd['qtum']:>19.4f}")
+    lines.append("  by function (gas per transaction): " + "; ".join(
+        f"{name} {f['gas'] // f['transactions']:,} x {f['transactions']:,}"
+        for name, f in sorted(day["functions"].items(), key=lambda item: -item[1]["gas"])))
     setup = cost["scopes"]["setup"]
     lines.append(f"  one-off set-up (registration, funding, first deposits): {setup['gas']:,} gas, "
                  f"{cost['one_off_per_household']['qtum']:.4f} QTUM per household; deployment "

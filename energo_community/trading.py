@@ -101,7 +101,7 @@ class MarketDesk:
             self.rounds_with_orders.add(round_id)
 
     def trade(self, households: list[Household], accounts: list[str], rng: random.Random, now: int,
-              expires_at: int, interval_s: int, max_sell_wh: int = MAX_SELL_WH) -> int:
+              expires_at: int, horizon_s: int, max_sell_wh: int = MAX_SELL_WH) -> int:
         """One interval of trading: offers first, then bids against them. Returns orders placed."""
         holdings = self.holdings(accounts)
         round_id = now // self.round_length_s
@@ -117,7 +117,7 @@ class MarketDesk:
         rng.shuffle(order)
         for i in order:
             bid = buy_order(households[i], holdings[i], rng, self.utility_price, self.tick, self.min_order_wh,
-                            interval_s)
+                            horizon_s)
             if bid is None:
                 continue
             best = self.best_offer(round_id)

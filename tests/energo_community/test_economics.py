@@ -95,6 +95,8 @@ def test_categories_add_up_to_the_gas_of_the_days_blocks(run):
     assert day["transactions"] == sum(facts["tx_count"][n] for n in day_blocks)
     assert sum(day["categories"][c]["gas"] for c in CATEGORIES) == day["gas"]
     assert sum(day["categories"][c]["transactions"] for c in CATEGORIES) == day["transactions"]
+    assert sum(f["gas"] for f in day["functions"].values()) == day["gas"]
+    assert all(f["category"] in CATEGORIES for f in day["functions"].values())
     # every block from the first after genesis is in one scope: nothing missed
     assert sum(cost["scopes"][s]["gas"] for s in ("deployment", "setup", "day")) == sum(facts["header_gas"].values())
     assert cost["scopes"]["setup"]["gas"] == sum(facts["header_gas"][n]
