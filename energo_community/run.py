@@ -67,7 +67,8 @@ def run_demo(options: CommunityOptions, progress: bool = True,
     still up, and everything stops when it returns or is interrupted."""
     started = time.monotonic()
     with start_community(options, say) as community:
-        say(f"running {options.intervals} intervals of {options.interval_minutes} simulated minutes")
+        say(f"running {options.intervals} intervals of {options.settlement} simulated minutes"
+            + (f" (meters read every {options.interval_minutes})" if options.settlement != options.interval_minutes else ""))
         run_day(community, progress)
         report, checks, chart, report_path = finish(community)
         result = DemoResult(report, checks, chart, report_path, time.monotonic() - started)
