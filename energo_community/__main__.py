@@ -14,6 +14,7 @@ _STARTED = time.monotonic()  # the wall time printed at the end includes start-u
 import argparse  # noqa: E402
 import signal  # noqa: E402
 import sys  # noqa: E402
+from dataclasses import replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from energo_community.chainlog import DemoError  # noqa: E402
@@ -51,8 +52,15 @@ def parse_args(argv: list[str] | None = None) -> tuple[CommunityOptions, bool, b
                                    settlement_minutes=args.settlement_minutes)
     except OptionsError as exc:
         parser.error(str(exc))
-    if args.compare_cadences and (args.serve or args.settlement_minutes is not None):
-        parser.error("--compare-cadences runs its own cadences and cannot --serve")
+    if args.compare_cadences:
+        if args.serve or args.settlement_minutes is not None:
+            parser.error("--compare-cadences runs the day at its own cadences: no --settlement-minutes, no --serve")
+        from energo_community.cadences import CADENCES
+        try:
+            for minutes in CADENCES:
+                replace(options, settlement_minutes=minutes)
+        except OptionsError as exc:
+            parser.error(f"--compare-cadences ({', '.join(map(str, CADENCES))} minutes): {exc}")
     return options, not args.no_progress, args.serve, args.port, args.compare_cadences
 
 

@@ -17,6 +17,7 @@ from fractions import Fraction
 import pytest
 
 from energo_community import CommunityOptions, start_community
+from energo_community.__main__ import parse_args
 from energo_community.economics import CATEGORIES, GAS_PRICE_SAT, SAT_PER_QTUM
 from energo_community.options import OptionsError
 from energo_community.report import format_report
@@ -181,3 +182,15 @@ def test_the_default_cadence_is_the_reading_interval():
     hourly = CommunityOptions(settlement_minutes=60)
     assert hourly.intervals == 24 and hourly.interval_start(1) - hourly.interval_start(0) == 3_600
     assert Fraction(hourly.settlement_s, hourly.interval_s) == 4
+
+
+def test_the_command_line_takes_a_cadence_or_compares_them(capsys):
+    options, _progress, _serve, _port, compare = parse_args(["--mode", "auction", "--settlement-minutes", "60"])
+    assert options.settlement == 60 and not compare
+    options, *_rest, compare = parse_args(["--compare-cadences"])
+    assert compare and options.settlement_minutes is None
+    for argv in (["--compare-cadences", "--serve"], ["--compare-cadences", "--settlement-minutes", "30"],
+                 ["--compare-cadences", "--interval-minutes", "60"], ["--settlement-minutes", "20"]):
+        with pytest.raises(SystemExit):
+            parse_args(argv)
+    assert "--settlement-minutes" in capsys.readouterr().err
