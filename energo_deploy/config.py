@@ -31,6 +31,15 @@ class DeployConfig:
     utility_price: int = 6 * TSL // 10
     reserve_tolerance_wh: int = 2_000
     max_clock_skew_s: int = 120
+    #: Bounds fixed at deploy (ISharedBattery.Limits). The nameplate caps setCapacity;
+    #: None means the configured capacity (no headroom).
+    nameplate_wh: int | None = None
+    min_utility_price: int = TSL // 100
+    max_utility_price: int = 10 * TSL
+    #: Rent per kWh-day at most this share of the utility price, in basis points.
+    max_rent_bps_of_price: int = 2_000
+    #: The wait of the battery's two-step admin transfer, in seconds.
+    admin_delay_s: int = 0
     market: MarketSettings = field(default_factory=MarketSettings)
     #: Role holders; None means the deployer.
     admin: str | None = None
@@ -61,6 +70,12 @@ class DeployConfig:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def battery_limits(self) -> tuple[int, int, int, int, int]:
+        """SharedBattery's `Limits` constructor argument, as web3.py encodes a tuple."""
+        nameplate = self.capacity_wh if self.nameplate_wh is None else self.nameplate_wh
+        return (self.admin_delay_s, nameplate, self.min_utility_price, self.max_utility_price,
+                self.max_rent_bps_of_price)
+
 
 # ------------------------------------------------------------------ the file's sections
 
@@ -82,7 +97,8 @@ Amount = int | float | str
 SCALES = {
     "token": {"supply_tsl": TSL},
     "battery": {"capacity_kwh": 1000, "reserve_tolerance_kwh": 1000, "charge_efficiency_percent": 100},
-    "rent": {"tsl_per_kwh_day": TSL, "utility_price_tsl_per_kwh": TSL},
+    "rent": {"tsl_per_kwh_day": TSL, "utility_price_tsl_per_kwh": TSL, "min_utility_price_tsl_per_kwh": TSL,
+             "max_utility_price_tsl_per_kwh": TSL, "max_rent_percent_of_price_per_day": 100},
     "market": {"tick_tsl_per_kwh": TSL, "min_size_kwh": 1000},
 }
 
@@ -113,12 +129,25 @@ class BatterySection(_Section):
     charge_efficiency_percent: Amount = 95
     reserve_tolerance_kwh: Amount = 2
     max_clock_skew_s: int = 120
+    #: The most capacity the admin may ever set; unset: the capacity.
+    nameplate_kwh: Amount | None = None
+
+    @model_validator(mode="after")
+    def check_nameplate(self):
+        self.nameplate_wh()
+        return self
+
+    def nameplate_wh(self) -> int | None:
+        return None if self.nameplate_kwh is None else _to_base(self.nameplate_kwh, 1000, "battery.nameplate_kwh")
 
 
 class RentSection(_Section):
     section: ClassVar[str] = "rent"
     tsl_per_kwh_day: Amount = str(Decimal(REFERENCE_RENT_PER_WATT_DAY) / TSL)
     utility_price_tsl_per_kwh: Amount = "0.6"
+    min_utility_price_tsl_per_kwh: Amount = "0.01"
+    max_utility_price_tsl_per_kwh: Amount = 10
+    max_rent_percent_of_price_per_day: Amount = 20
 
 
 class MarketSection(_Section):
@@ -145,6 +174,8 @@ class RolesSection(_Section):
     treasury: str | None = None
     operator: str | None = None
     registrar: str | None = None
+    #: Seconds a handed-over battery admin waits before it can accept.
+    admin_delay_s: int = 0
 
 
 class DeployFile(BaseModel):
@@ -168,6 +199,11 @@ class DeployFile(BaseModel):
             rent_per_watt_day=r.base("tsl_per_kwh_day"),
             utility_price=r.base("utility_price_tsl_per_kwh"),
             max_clock_skew_s=b.max_clock_skew_s,
+            nameplate_wh=b.nameplate_wh(),
+            min_utility_price=r.base("min_utility_price_tsl_per_kwh"),
+            max_utility_price=r.base("max_utility_price_tsl_per_kwh"),
+            max_rent_bps_of_price=r.base("max_rent_percent_of_price_per_day"),
+            admin_delay_s=self.roles.admin_delay_s,
             market=MarketSettings(
                 mode=m.mode,
                 tick_size=m.base("tick_tsl_per_kwh"),

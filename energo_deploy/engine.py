@@ -17,7 +17,7 @@ from web3 import Web3
 
 from energo import artifacts
 from energo.deployments import DeploymentError, Deployments
-from energo.facts import DEFAULT_ADMIN_ROLE, MARKET_ROLE, REGISTRAR_ROLE
+from energo.facts import DEFAULT_ADMIN_ROLE, MARKET_ROLE, PAUSER_ROLE, REGISTRAR_ROLE
 from energo.tx import Sender, contract_at
 from energo_deploy.config import DeployConfig
 
@@ -123,7 +123,7 @@ class Deployer:
         tsl = self._ensure("TslToken", [treasury, cfg.tsl_supply])
         battery = self._ensure("SharedBattery", [
             deployer, tsl, operator, cfg.capacity_wh, cfg.charge_efficiency_bps,
-            cfg.rent_per_watt_day, cfg.utility_price, cfg.reserve_tolerance_wh,
+            cfg.rent_per_watt_day, cfg.utility_price, cfg.reserve_tolerance_wh, cfg.battery_limits(),
         ])
         ledger = self._ensure("MeterLedger", [deployer, battery, cfg.max_clock_skew_s])
 
@@ -141,15 +141,34 @@ class Deployer:
             self._ensure_role("SharedBattery", battery, MARKET_ROLE, market, "MARKET_ROLE")
 
         # Markets have no admin: their configuration is immutable and the battery's
-        # pause stops their hooks. The admin role lives on the battery and the ledger.
+        # pause stops their hooks. The admin and pauser roles live on the battery and the
+        # ledger, and both go to the configured admin: the deployer keeps neither.
         if admin != deployer:
-            for name in ("SharedBattery", "MeterLedger"):
-                address = self.deployments.contracts[name]
-                self._ensure_role(name, address, DEFAULT_ADMIN_ROLE, admin, "DEFAULT_ADMIN_ROLE")
-                if self.backend.call(name, address, "hasRole", [DEFAULT_ADMIN_ROLE, deployer]):
-                    self.backend.transact(name, address, "renounceRole", [DEFAULT_ADMIN_ROLE, deployer])
-                    self.result.actions.append(f"deployer renounced admin on {name}")
+            self._hand_over(admin, deployer)
         return self.result
+
+    def _hand_over(self, admin: str, deployer: str) -> None:
+        """PAUSER_ROLE and admin to `admin` on every contract that has them. The ledger's
+        admin moves at once; the battery's is OpenZeppelin's two-step transfer, begun here
+        and accepted by the admin after the battery's admin delay (accept_admin)."""
+        for name in ("SharedBattery", "MeterLedger"):
+            address = self.deployments.contracts[name]
+            self._ensure_role(name, address, PAUSER_ROLE, admin, "PAUSER_ROLE")
+            self._renounce(name, address, PAUSER_ROLE, deployer, "PAUSER_ROLE")
+        ledger = self.deployments.contracts["MeterLedger"]
+        self._ensure_role("MeterLedger", ledger, DEFAULT_ADMIN_ROLE, admin, "DEFAULT_ADMIN_ROLE")
+        self._renounce("MeterLedger", ledger, DEFAULT_ADMIN_ROLE, deployer, "admin")
+        battery = self.deployments.contracts["SharedBattery"]
+        pending, _ = self.backend.call("SharedBattery", battery, "pendingDefaultAdmin", [])
+        current = self.backend.call("SharedBattery", battery, "defaultAdmin", [])
+        if Web3.to_checksum_address(current) == deployer and Web3.to_checksum_address(pending) != admin:
+            self.backend.transact("SharedBattery", battery, "beginDefaultAdminTransfer", [admin])
+            self.result.actions.append(f"began the admin transfer of SharedBattery to {admin} (it accepts)")
+
+    def _renounce(self, contract: str, address: str, role: bytes, holder: str, label: str) -> None:
+        if self.backend.call(contract, address, "hasRole", [role, holder]):
+            self.backend.transact(contract, address, "renounceRole", [role, holder])
+            self.result.actions.append(f"deployer renounced {label} on {contract}")
 
 
 def market_constructor(cfg: DeployConfig, battery: str) -> tuple[str, list]:

@@ -201,6 +201,15 @@ class Operations:
                 changed.append(name)
         return changed
 
+    def accept_admin(self) -> None:
+        """The battery's new admin (the sender) accepts the transfer the deployer began,
+        once the battery's admin delay has passed (AccessControlDefaultAdminRules)."""
+        battery = self.address("SharedBattery")
+        pending, schedule = self.backend.call("SharedBattery", battery, "pendingDefaultAdmin", [])
+        if Web3.to_checksum_address(pending) != Web3.to_checksum_address(self.backend.sender):
+            raise OperationRefused(f"{self.backend.sender} is not the battery's pending admin ({pending})")
+        self.backend.transact("SharedBattery", battery, "acceptDefaultAdminTransfer", [])
+
     def set_rent_rate(self, tsl_per_kwh_day: Decimal) -> None:
         battery = self.require_role("SharedBattery", DEFAULT_ADMIN_ROLE, "DEFAULT_ADMIN_ROLE")
         self.backend.transact("SharedBattery", battery, "setRentRate", [int(Decimal(tsl_per_kwh_day) * TSL)])

@@ -42,10 +42,27 @@ interface ISharedBattery is IERC20Metadata {
         bool buyerLocked;
     }
 
+    /// @notice The bounds fixed at deployment, which no admin can move.
+    /// @dev `adminDelay` is the initial wait of the two-step admin transfer (OpenZeppelin's
+    /// AccessControlDefaultAdminRules; changing it waits too); `nameplateWh` the most `setCapacity` may set;
+    /// the utility price stays within [minUtilityPrice, maxUtilityPrice]; and the rent
+    /// per WATT-day is at most `maxRentBpsOfPrice` basis points of the utility price, so
+    /// rent paid in kind takes at most that share of a holding per day.
+    struct Limits {
+        uint48 adminDelay;
+        uint256 nameplateWh;
+        uint256 minUtilityPrice;
+        uint256 maxUtilityPrice;
+        uint16 maxRentBpsOfPrice;
+    }
+
     // ---------------------------------------------------------------- events
 
     event TslDeposited(address indexed account, uint256 amount);
     event TslWithdrawn(address indexed account, uint256 amount);
+    /// @notice Credit above the free-TSL field (2^88 - 1) was paid out to the account's
+    /// wallet instead of making the fill or unlock revert.
+    event TslPaidOut(address indexed account, uint256 amount);
     /// @notice Rent that prepaid TSL could not cover was paid in WATT at the utility price.
     event RentPaidInKind(address indexed account, uint256 tslShortfall, uint256 wattPaid);
     event RentClaimed(address indexed operator, uint256 amount);
@@ -62,8 +79,8 @@ interface ISharedBattery is IERC20Metadata {
     event ReserveRestored(uint256 supplyWh, uint256 stateOfChargeWh);
     /// @notice The battery's meter reported its state of charge.
     event StateOfChargeReported(uint256 stateOfChargeWh, uint256 supplyWh);
-    /// @notice The admin paused readings, transfers, deposits and market hooks
-    /// (withdrawals of free TSL and rent claims stay open).
+    /// @notice The pauser paused readings, transfers, deposits and market hooks, and froze
+    /// storage rent (withdrawals of free TSL and rent claims stay open).
     event Paused(address account);
     event Unpaused(address account);
 
@@ -77,7 +94,14 @@ interface ISharedBattery is IERC20Metadata {
     error BatteryInsufficientSpendableWatt(address account, uint256 spendable, uint256 needed);
     error BatteryNotWholeWh(uint256 wattAmount);
     error BatteryInvalidEfficiency(uint16 bps);
-    error BatteryInvalidUtilityPrice(uint256 price);
+    error BatteryUtilityPriceOutOfRange(uint256 price, uint256 min, uint256 max);
+    error BatteryCapacityAboveNameplate(uint256 capacityWh, uint256 nameplateWh);
+    error BatteryDepositCapExceeded(address account, uint256 free, uint256 amount, uint256 cap);
+    error BatteryInvalidLimits();
+    /// @notice MARKET_ROLE goes only to a contract whose `battery()` is this battery.
+    error BatteryNotAMarket(address account);
+    /// @notice A market whose MARKET_ROLE was revoked may only unlock and settle from locks.
+    error BatteryMarketRetired(address market);
     error BatteryRentRateTooHigh(uint256 rentPerWattDay, uint256 max);
     error BatteryCapacityBelowSupply(uint256 capacityWh, uint256 supplyWh);
     error BatteryLedgerAlreadyBound(address ledger);
@@ -90,6 +114,8 @@ interface ISharedBattery is IERC20Metadata {
     // ---------------------------------------------------------------- deposits
 
     /// @notice Deposits TSL (pulled with transferFrom) as free, rent-prepaying balance.
+    /// Free TSL after a deposit is at most MAX_DEPOSIT_TSL (half the field), else
+    /// BatteryDepositCapExceeded(account, free, amount, cap).
     function deposit(uint256 amount) external;
 
     /// @notice Deposits TSL with an EIP-2612 permit, so no separate approve is needed.
@@ -154,18 +180,26 @@ interface ISharedBattery is IERC20Metadata {
     function supplyWh() external view returns (uint256);
     /// @notice Whether the pauser has paused the battery (see the Paused event).
     function paused() external view returns (bool);
+    /// @notice The bounds fixed at deployment (see {Limits}).
+    function limits() external view returns (Limits memory);
+    /// @notice Whether `market` held MARKET_ROLE and had it revoked: it may still unlock
+    /// and settle fills from locks (its open orders can be cancelled or cleared), never lock.
+    function isRetiredMarket(address market) external view returns (bool);
     /// @notice The cumulative rent index now: TSL base units one WATT has owed since
     /// deployment (an account owes balance * (index - its checkpoint) / 1e18).
     function rentIndex() external view returns (uint256);
 
     // ---------------------------------------------------------------- admin
 
-    /// @notice Sets the storage rent (admin), at most MAX_RENT_PER_WATT_DAY; rent accrued
-    /// so far stays at the old rate.
+    /// @notice Sets the storage rent (admin), at most MAX_RENT_PER_WATT_DAY and at most
+    /// `maxRentBpsOfPrice` of the utility price; rent accrued so far stays at the old rate.
     function setRentRate(uint256 rentPerWattDay) external;
-    /// @notice Sets the utility's reference price (admin), nonzero and below 2^96.
+    /// @notice Sets the utility's reference price (admin) within the deploy-time range,
+    /// high enough that the current rent stays within its share. The rent index is
+    /// brought up to now first and the price checkpointed at that index: rent accrued
+    /// before the change is still paid in kind at the old price.
     function setUtilityPrice(uint256 pricePerWatt) external;
-    /// @notice Sets the capacity (admin), at most MAX_CAPACITY_WH and never below the supply.
+    /// @notice Sets the capacity (admin), at most the nameplate and never below the supply.
     function setCapacity(uint256 capacityWh) external;
     /// @notice Sets the charge efficiency (admin), 1 to 10,000 basis points.
     function setChargeEfficiency(uint16 bps) external;
@@ -176,9 +210,10 @@ interface ISharedBattery is IERC20Metadata {
     function setOperator(address operator) external;
     /// @notice Binds the MeterLedger once; it is then the only minter and burner.
     function bindLedger(address ledger) external;
-    /// @notice Pauses readings, transfers, deposits and market hooks (PAUSER_ROLE).
+    /// @notice Pauses readings, transfers, deposits and market hooks (PAUSER_ROLE), and
+    /// freezes storage rent: the index stops until `unpause`.
     function pause() external;
-    /// @notice Lifts the pause (PAUSER_ROLE).
+    /// @notice Lifts the pause (PAUSER_ROLE); rent resumes from now, without a jump.
     function unpause() external;
 
     // ---------------------------------------------------------------- ledger hooks
@@ -197,15 +232,19 @@ interface ISharedBattery is IERC20Metadata {
 
     /// @notice Locks `amount` (whole Wh) of the account's spendable WATT behind a sell order.
     function lockWatt(address account, uint256 amount) external;
-    /// @notice Releases up to `amount` (whole Wh) of the account's locked WATT.
+    /// @notice Releases up to `amount` (whole Wh) of the account's locked WATT (also a
+    /// retired market).
     /// @return unlocked what was actually released (less than asked only if rent paid
     /// in kind shrank the lock)
     function unlockWatt(address account, uint256 amount) external returns (uint256 unlocked);
     /// @notice Moves `amount` of the account's free TSL into its lock, behind a buy order.
     function lockTsl(address account, uint256 amount) external;
-    /// @notice Moves `amount` of the account's locked TSL back to its free deposit.
+    /// @notice Moves `amount` of the account's locked TSL back to its free deposit (also a
+    /// retired market); above the field, the excess is paid out (TslPaidOut).
     function unlockTsl(address account, uint256 amount) external;
-    /// @notice Settles one fill at once: WATT to the buyer, TSL to the seller.
+    /// @notice Settles one fill at once: WATT to the buyer, TSL to the seller. A retired
+    /// market may settle only fills with both sides locked. Proceeds that would take the
+    /// seller's free TSL above its field are paid out to its wallet (TslPaidOut).
     /// @return wattMoved the WATT actually moved; less than `fill.wattAmount` only when
     /// rent paid in kind shrank the seller's lock, and then TSL moves pro rata.
     function settleFill(Fill calldata fill) external returns (uint256 wattMoved);

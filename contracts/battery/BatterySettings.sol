@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
+
 import {ISharedBattery} from "../../interfaces/ISharedBattery.sol";
 import {IMeterLedger} from "../../interfaces/IMeterLedger.sol";
+import {RentIndex} from "../libraries/RentIndex.sol";
 import {TslEscrow} from "./TslEscrow.sol";
-import {ConfigWord, CoreWord, ReserveWord, MAX_96} from "./types/GlobalWords.sol";
+import {ConfigWord, CoreWord, ReserveWord, MAX_40} from "./types/GlobalWords.sol";
 
 /// @title The battery's settings: what the admin sets, the pause, and their views
 /// @notice Every bound is checked where a value is set, so the hot paths (readings,
@@ -14,7 +17,7 @@ abstract contract BatterySettings is TslEscrow {
 
     /// @inheritdoc ISharedBattery
     function setRentRate(uint256 rentPerWattDay_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _requireRentRate(rentPerWattDay_);
+        _requireRentRate(rentPerWattDay_, _reserve.utilityPrice());
         ConfigWord config = _config;
         _accrue(config); // rent up to now at the old rate: a change applies only going forward
         uint256 old = config.rentPerWattDay();
@@ -23,11 +26,25 @@ abstract contract BatterySettings is TslEscrow {
     }
 
     /// @inheritdoc ISharedBattery
+    /// @dev The index is brought up to now and the new price checkpointed at it: the
+    /// period that ends here keeps its price for rent paid in kind later (StorageRent).
     function setUtilityPrice(uint256 pricePerWatt) external onlyRole(DEFAULT_ADMIN_ROLE) {
         _requireUtilityPrice(pricePerWatt);
+        ConfigWord config = _config;
+        _requireRentRate(config.rentPerWattDay(), pricePerWatt);
+        uint256 index = _accrue(config);
         ReserveWord reserve = _reserve;
-        _reserve = reserve.withUtilityPrice(pricePerWatt);
-        emit UtilityPriceChanged(reserve.utilityPrice(), pricePerWatt);
+        uint256 old = reserve.utilityPrice();
+        uint256 since = reserve.priceIndex();
+        uint256 last = _priceSegments.length - 1;
+        if (index == since) {
+            _priceSegments[last].price = uint96(pricePerWatt); // the period had no rent yet
+        } else {
+            uint256 kind = _priceSegments[last].kindAtStart + Math.ceilDiv((index - since) * RentIndex.WATT, old);
+            _priceSegments.push(PriceSegment(uint80(index), uint96(pricePerWatt), kind));
+        }
+        _reserve = reserve.withUtilityPrice(pricePerWatt, index);
+        emit UtilityPriceChanged(old, pricePerWatt);
     }
 
     /// @inheritdoc ISharedBattery
@@ -86,6 +103,8 @@ abstract contract BatterySettings is TslEscrow {
     function pause() external onlyRole(PAUSER_ROLE) {
         CoreWord core = _core;
         _requireNotPaused(core);
+        _accrue(_config); // rent up to now, then frozen while paused
+        _rent = _rent.withLastAccrual(MAX_40);
         _core = core.withPaused();
         emit Paused(msg.sender);
     }
@@ -94,6 +113,7 @@ abstract contract BatterySettings is TslEscrow {
     function unpause() external onlyRole(PAUSER_ROLE) {
         CoreWord core = _core;
         if (!core.paused()) revert ExpectedPause();
+        _rent = _rent.withLastAccrual(block.timestamp); // rent resumes from now: no jump
         _core = core.withoutPaused();
         emit Unpaused(msg.sender);
     }
@@ -155,18 +175,36 @@ abstract contract BatterySettings is TslEscrow {
         return _core.paused();
     }
 
+    /// @inheritdoc ISharedBattery
+    function limits() external view returns (Limits memory) {
+        return
+            Limits(
+                defaultAdminDelay(), NAMEPLATE_WH, MIN_UTILITY_PRICE, MAX_UTILITY_PRICE, uint16(MAX_RENT_BPS_OF_PRICE)
+            );
+    }
+
+    /// @inheritdoc ISharedBattery
+    function isRetiredMarket(address market) external view returns (bool) {
+        return _retiredMarkets[market];
+    }
+
     // ---------------------------------------------------------------- bounds
 
-    function _requireRentRate(uint256 rate) internal pure {
-        if (rate > MAX_RENT_PER_WATT_DAY) revert BatteryRentRateTooHigh(rate, MAX_RENT_PER_WATT_DAY);
+    /// @dev At most MAX_RENT_PER_WATT_DAY and at most MAX_RENT_BPS_OF_PRICE of `price`.
+    function _requireRentRate(uint256 rate, uint256 price) internal view {
+        uint256 max = price * MAX_RENT_BPS_OF_PRICE / _BPS;
+        if (max > MAX_RENT_PER_WATT_DAY) max = MAX_RENT_PER_WATT_DAY;
+        if (rate > max) revert BatteryRentRateTooHigh(rate, max);
     }
 
-    function _requireUtilityPrice(uint256 price) internal pure {
-        if (price == 0 || price > MAX_96) revert BatteryInvalidUtilityPrice(price);
+    function _requireUtilityPrice(uint256 price) internal view {
+        if (price < MIN_UTILITY_PRICE || price > MAX_UTILITY_PRICE) {
+            revert BatteryUtilityPriceOutOfRange(price, MIN_UTILITY_PRICE, MAX_UTILITY_PRICE);
+        }
     }
 
-    function _requireCapacity(uint256 capacity) internal pure {
-        if (capacity > MAX_CAPACITY_WH) revert BatteryAmountTooLarge(capacity, MAX_CAPACITY_WH);
+    function _requireCapacity(uint256 capacity) internal view {
+        if (capacity > NAMEPLATE_WH) revert BatteryCapacityAboveNameplate(capacity, NAMEPLATE_WH);
     }
 
     function _requireEfficiency(uint16 bps) internal pure {

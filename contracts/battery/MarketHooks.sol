@@ -26,7 +26,7 @@ abstract contract MarketHooks is BatterySettings {
     /// @inheritdoc ISharedBattery
     function unlockWatt(address account, uint256 amount)
         external
-        onlyRole(MARKET_ROLE)
+        onlyMarketOrRetired
         whenNotPaused
         returns (uint256 unlocked)
     {
@@ -43,7 +43,12 @@ abstract contract MarketHooks is BatterySettings {
     /// @inheritdoc ISharedBattery
     /// @dev Works on the packed words (no memory structs). The seller's words are written
     /// before the buyer's are read, so a self-trade sees its own first half.
-    function settleFill(Fill calldata fill) external onlyRole(MARKET_ROLE) whenNotPaused returns (uint256 wattMoved) {
+    /// A retired market settles only from locks: what its open orders hold.
+    function settleFill(Fill calldata fill) external whenNotPaused returns (uint256 wattMoved) {
+        if (!hasRole(MARKET_ROLE, msg.sender)) {
+            if (!_retiredMarkets[msg.sender]) revert AccessControlUnauthorizedAccount(msg.sender, MARKET_ROLE);
+            if (!fill.sellerLocked || !fill.buyerLocked) revert BatteryMarketRetired(msg.sender);
+        }
         if (fill.wattAmount == 0) revert BatteryZeroAmount();
         _requireWholeWh(fill.wattAmount);
         if (fill.seller == address(0) || fill.buyer == address(0)) revert BatteryZeroAddress();
@@ -108,8 +113,7 @@ abstract contract MarketHooks is BatterySettings {
             fee = fill.feeTsl * wattMoved / fill.wattAmount; // <= tslMoved, since feeTsl <= tslAmount
         }
         watt -= wattMoved;
-        uint256 free = holding.freeTsl() + (tslMoved - fee);
-        if (free > HoldingWordLib.MAX_88) revert BatteryAmountTooLarge(tslMoved - fee, HoldingWordLib.MAX_88);
+        uint256 free = _freeAfterCredit(seller, holding.freeTsl(), tslMoved - fee);
         _holdings[seller] = holding.withBalances(watt, free);
         _trades[seller] = _trades[seller].addCounter(TradeWordLib.SOLD, wattMoved / WH);
     }

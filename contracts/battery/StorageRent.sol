@@ -3,12 +3,13 @@ pragma solidity 0.8.28;
 
 import {IERC20} from "@openzeppelin/contracts/token/ERC20/IERC20.sol";
 import {SafeERC20} from "@openzeppelin/contracts/token/ERC20/utils/SafeERC20.sol";
+import {Math} from "@openzeppelin/contracts/utils/math/Math.sol";
 
 import {ISharedBattery} from "../../interfaces/ISharedBattery.sol";
 import {RentIndex} from "../libraries/RentIndex.sol";
 import {WattToken} from "./WattToken.sol";
 import {HoldingWord, EnergyWord} from "./types/AccountWords.sol";
-import {RentWord, RentWordLib, ConfigWord} from "./types/GlobalWords.sol";
+import {RentWord, RentWordLib, ConfigWord, ReserveWord} from "./types/GlobalWords.sol";
 
 /// @title Storage rent on a cumulative index
 /// @notice Rent accrues on every WATT an account owns (locked included) and is settled
@@ -38,9 +39,10 @@ abstract contract StorageRent is WattToken {
         HoldingWord h = _holdings[account];
         uint256 watt = h.watt();
         uint256 free = h.freeTsl();
-        uint256 due = RentIndex.rentDue(watt, _currentIndex(config), h.rentCheckpoint());
+        uint256 index = _currentIndex(config);
+        uint256 due = RentIndex.rentDue(watt, index, h.rentCheckpoint());
         if (due <= free) return (due, 0);
-        wattDue = RentIndex.wattInKind(due - free, _reserve.utilityPrice());
+        wattDue = _wattInKind(watt, h.rentCheckpoint(), index, due - free);
         return (free, wattDue < watt ? wattDue : watt);
     }
 
@@ -78,7 +80,8 @@ abstract contract StorageRent is WattToken {
         RentWord word = _rent;
         index = word.index();
         uint256 last = word.lastAccrual();
-        if (last == block.timestamp) return index;
+        // Accrued in this block, or frozen by the pause (lastAccrual = MAX_40).
+        if (last >= block.timestamp) return index;
         index = RentIndex.accrued(index, config.rentPerWattDay(), block.timestamp - last);
         _rent = word.withAccrual(index, block.timestamp);
     }
@@ -87,14 +90,16 @@ abstract contract StorageRent is WattToken {
     function _accruedWord(RentWord word, ConfigWord config) internal view returns (uint256 index, RentWord updated) {
         index = word.index();
         uint256 last = word.lastAccrual();
-        if (last == block.timestamp) return (index, word);
+        if (last >= block.timestamp) return (index, word); // this block's, or frozen
         index = RentIndex.accrued(index, config.rentPerWattDay(), block.timestamp - last);
         updated = word.withAccrual(index, block.timestamp);
     }
 
     function _currentIndex(ConfigWord config) internal view returns (uint256) {
         RentWord word = _rent;
-        return RentIndex.accrued(word.index(), config.rentPerWattDay(), block.timestamp - word.lastAccrual());
+        uint256 last = word.lastAccrual();
+        if (last >= block.timestamp) return word.index(); // this block's, or frozen
+        return RentIndex.accrued(word.index(), config.rentPerWattDay(), block.timestamp - last);
     }
 
     /// @inheritdoc WattToken
@@ -123,7 +128,7 @@ abstract contract StorageRent is WattToken {
         }
         _rent = RentWord.wrap(RentWord.unwrap(_rent) + (free << RentWordLib.COLLECTED_OFFSET));
         // free < due here. Free TSL is taken whole and becomes zero; the rest is paid in kind.
-        holding = holding.withLow(_payInKind(account, operator_, watt, due - free));
+        holding = holding.withLow(_payInKind(account, operator_, watt, due - free, checkpoint, index));
     }
 
     /// @dev `_settledWord` (the same steps, kept in step with it) without the write of the
@@ -149,18 +154,22 @@ abstract contract StorageRent is WattToken {
             return (holding.subFreeTsl(due), due);
         }
         // free < due here. Free TSL is taken whole and becomes zero; the rest is paid in kind.
-        holding = holding.withLow(_payInKind(account, operator_, watt, due - free));
+        holding = holding.withLow(_payInKind(account, operator_, watt, due - free, checkpoint, index));
         return (holding, free);
     }
 
     /// @dev Rent in kind: WATT worth `shortfall` TSL at the utility price (all the account
     /// has, at most) goes to the operator and the account's lock shrinks to what is left.
     /// Returns the account's WATT after paying.
-    function _payInKind(address account, address operator_, uint256 watt, uint256 shortfall)
-        internal
-        returns (uint256)
-    {
-        uint256 wattPaid = RentIndex.wattInKind(shortfall, _reserve.utilityPrice());
+    function _payInKind(
+        address account,
+        address operator_,
+        uint256 watt,
+        uint256 shortfall,
+        uint256 checkpoint,
+        uint256 index
+    ) internal returns (uint256) {
+        uint256 wattPaid = _wattInKind(watt, checkpoint, index, shortfall);
         if (wattPaid > watt) wattPaid = watt; // all it has: nothing is left owing
         // Cannot underflow: wattPaid <= watt.
         unchecked {
@@ -177,5 +186,41 @@ abstract contract StorageRent is WattToken {
         }
         emit RentPaidInKind(account, shortfall, wattPaid);
         return watt;
+    }
+
+    /// @dev WATT worth `shortfall` TSL of the rent `watt` owed from index `checkpoint` to
+    /// `index`, each part at the price in force when it accrued. Free TSL pays the oldest
+    /// rent first, so the shortfall is the rent of the latest index range, down to `from`.
+    /// With one price over that range (the usual case) this is shortfall / price.
+    function _wattInKind(uint256 watt, uint256 checkpoint, uint256 index, uint256 shortfall)
+        internal
+        view
+        returns (uint256)
+    {
+        ReserveWord reserve = _reserve;
+        uint256 price = reserve.utilityPrice();
+        uint256 since = reserve.priceIndex();
+        if (checkpoint >= since) return RentIndex.wattInKind(shortfall, price);
+        // index - from: the index range whose rent is the shortfall, rounded up (more WATT).
+        uint256 range = Math.ceilDiv(shortfall * RentIndex.WATT, watt);
+        uint256 from = range < index - checkpoint ? index - range : checkpoint;
+        if (from >= since) return RentIndex.wattInKind(shortfall, price);
+        uint256 last = _priceSegments.length - 1;
+        uint256 kindNow = _priceSegments[last].kindAtStart + Math.ceilDiv((index - since) * RentIndex.WATT, price);
+        return Math.ceilDiv(watt * (kindNow - _kindAt(from, last)), RentIndex.WATT);
+    }
+
+    /// @dev The in-kind index (see PriceSegment.kindAtStart) at rent index `at`, inside a
+    /// period before the current one (`last`): a binary search over the periods, rounded down.
+    function _kindAt(uint256 at, uint256 last) private view returns (uint256) {
+        uint256 low = 0;
+        uint256 high = last; // the period holding `at` is below `last`
+        while (high - low > 1) {
+            uint256 mid = (low + high) / 2;
+            if (_priceSegments[mid].startIndex <= at) low = mid;
+            else high = mid;
+        }
+        PriceSegment storage segment = _priceSegments[low];
+        return segment.kindAtStart + (at - segment.startIndex) * RentIndex.WATT / segment.price;
     }
 }

@@ -63,7 +63,7 @@ abstract contract TslEscrow is StorageRent {
     }
 
     /// @inheritdoc ISharedBattery
-    function unlockTsl(address account, uint256 amount) external onlyRole(MARKET_ROLE) whenNotPaused {
+    function unlockTsl(address account, uint256 amount) external onlyMarketOrRetired whenNotPaused {
         if (amount == 0) revert BatteryZeroAmount();
         TradeWord trade = _trades[account];
         uint256 locked = trade.lockedTsl();
@@ -93,10 +93,10 @@ abstract contract TslEscrow is StorageRent {
         ConfigWord config = _config;
         HoldingWord holding = _settledWord(msg.sender, _accrue(config), config);
         uint256 free = holding.freeTsl();
-        if (free + amount > HoldingWordLib.MAX_88) {
-            revert BatteryAmountTooLarge(amount, HoldingWordLib.MAX_88 - free);
+        if (amount > MAX_DEPOSIT_TSL || free + amount > MAX_DEPOSIT_TSL) {
+            revert BatteryDepositCapExceeded(msg.sender, free, amount, MAX_DEPOSIT_TSL);
         }
-        // free + amount <= MAX_88 (checked just above): no carry out of the free-TSL field.
+        // free + amount <= MAX_DEPOSIT_TSL (checked just above): no carry out of the field.
         _holdings[msg.sender] = holding.addFreeTsl(amount);
         TSL.safeTransferFrom(msg.sender, address(this), amount);
         emit TslDeposited(msg.sender, amount);
@@ -106,8 +106,17 @@ abstract contract TslEscrow is StorageRent {
     /// credit can only help pay it at the next settlement.
     function _creditFree(address account, uint256 amount) internal {
         HoldingWord word = _holdings[account];
-        uint256 free = word.freeTsl() + amount;
-        if (free > HoldingWordLib.MAX_88) revert BatteryAmountTooLarge(amount, HoldingWordLib.MAX_88);
-        _holdings[account] = word.withFreeTsl(free);
+        _holdings[account] = word.withFreeTsl(_freeAfterCredit(account, word.freeTsl(), amount));
+    }
+
+    /// @dev `free + amount`, capped at the field: what is above it is paid out to the
+    /// account's wallet (TslPaidOut), so a credit never reverts (a fill, an unlock, a fee).
+    function _freeAfterCredit(address account, uint256 free, uint256 amount) internal returns (uint256) {
+        free += amount;
+        if (free <= HoldingWordLib.MAX_88) return free;
+        uint256 excess = free - HoldingWordLib.MAX_88;
+        TSL.safeTransfer(account, excess);
+        emit TslPaidOut(account, excess);
+        return HoldingWordLib.MAX_88;
     }
 }

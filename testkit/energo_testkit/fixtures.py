@@ -82,7 +82,8 @@ def household(households) -> Sender:
 
 @pytest.fixture(scope="session")
 def system_config() -> SystemConfig:
-    return SystemConfig()
+    # A nameplate above the capacity, so tests can raise the capacity (up to 5 MWh).
+    return SystemConfig(nameplate_wh=5_000_000)
 
 
 @pytest.fixture(scope="session")

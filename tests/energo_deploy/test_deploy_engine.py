@@ -5,11 +5,12 @@ refuse without the role."""
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 from web3 import Web3
 
-from energo.facts import MARKET_ROLE, REGISTRAR_ROLE
+from energo.facts import DEFAULT_ADMIN_ROLE, MARKET_ROLE, PAUSER_ROLE, REGISTRAR_ROLE
 from energo.tx import Sender
 from energo_deploy import DeployConfig, DeploymentError, DeploymentMismatch, Web3Backend, deploy
 from energo_deploy.localchain import Anvil
@@ -58,6 +59,39 @@ def test_fresh_deploy_records_and_wires_everything(deployer, config, tmp_path):
         assert deployer.call("SharedBattery", contracts["SharedBattery"], "hasRole", [MARKET_ROLE, contracts[market]])
     for address in contracts.values():
         assert len(w3.eth.get_code(address)) > 0
+
+
+def test_admin_and_pauser_go_to_the_configured_admin(chain, deployer, config, tmp_path):
+    """M-5: the deployer keeps no role on any contract it deployed: PAUSER_ROLE moves with
+    the admin on the battery and the ledger, and the battery's admin through its two-step
+    transfer, which the configured admin accepts. Before, the deployer kept PAUSER_ROLE."""
+    w3 = deployer.w3
+    admin = w3.eth.accounts[1]
+    path = tmp_path / "8890.json"
+    deploy(deployer, replace(config, admin=admin), path, log=lambda *_: None)
+    contracts = json.loads(path.read_text())["contracts"]
+    battery, ledger = contracts["SharedBattery"], contracts["MeterLedger"]
+    for name in ("SharedBattery", "MeterLedger"):
+        assert not deployer.call(name, contracts[name], "hasRole", [PAUSER_ROLE, deployer.sender])
+        assert deployer.call(name, contracts[name], "hasRole", [PAUSER_ROLE, admin])
+    assert not deployer.call("MeterLedger", ledger, "hasRole", [DEFAULT_ADMIN_ROLE, deployer.sender])
+    assert deployer.call("MeterLedger", ledger, "hasRole", [DEFAULT_ADMIN_ROLE, admin])
+    assert deployer.call("SharedBattery", battery, "pendingDefaultAdmin", [])[0] == admin
+
+    nonce = w3.eth.get_transaction_count(deployer.sender)
+    assert deploy(deployer, replace(config, admin=admin), path, log=lambda *_: None).actions == []
+    assert w3.eth.get_transaction_count(deployer.sender) == nonce  # a re-run sends nothing
+
+    w3.provider.make_request("evm_increaseTime", [1])  # the schedule (delay 0) is now past
+    w3.provider.make_request("evm_mine", [])
+    Operations.connect(Web3Backend(Sender(w3, admin)), path).accept_admin()
+    assert deployer.call("SharedBattery", battery, "defaultAdmin", []) == admin
+    for name in ("SharedBattery", "MeterLedger"):
+        for role in (DEFAULT_ADMIN_ROLE, PAUSER_ROLE):
+            assert not deployer.call(name, contracts[name], "hasRole", [role, deployer.sender])
+    with pytest.raises(OperationRefused, match="lacks DEFAULT_ADMIN_ROLE"):
+        Operations.connect(deployer, path).pause()
+    assert set(Operations.connect(Web3Backend(Sender(w3, admin)), path).pause()) == {"SharedBattery", "MeterLedger"}
 
 
 def test_rerun_is_idempotent(deployer, config, tmp_path):

@@ -13,7 +13,8 @@ type ConfigWord is uint256;
 type CoreWord is uint256;
 
 /// @dev The reserve word, for state-of-charge reports and rent in kind:
-/// reserveToleranceWh (40) | stateOfChargeWh (40) << 40 | utilityPrice (96) << 80.
+/// reserveToleranceWh (40) | stateOfChargeWh (40) << 40 | utilityPrice (96) << 80 |
+/// priceIndex (80) << 176, the rent index at which the price was set.
 type ReserveWord is uint256;
 
 using RentWordLib for RentWord global;
@@ -61,6 +62,13 @@ library RentWordLib {
         // XOR with the old field's bits replaces it in place, written so without a 256-bit mask.
         uint256 word = RentWord.unwrap(w);
         return RentWord.wrap(word ^ ((((word >> SUPPLY_OFFSET) & MAX_40) ^ supply) << SUPPLY_OFFSET));
+    }
+
+    /// @dev The word with its accrual clock set to `timestamp` (<= MAX_40), index kept:
+    /// MAX_40 freezes the index (the pause), the time of the unpause resumes it.
+    function withLastAccrual(RentWord w, uint256 timestamp) internal pure returns (RentWord) {
+        return
+            RentWord.wrap((RentWord.unwrap(w) & ~(MAX_40 << LAST_ACCRUAL_OFFSET)) | (timestamp << LAST_ACCRUAL_OFFSET));
     }
 
     /// @dev The word with nothing collected.
@@ -173,6 +181,7 @@ library CoreWordLib {
 library ReserveWordLib {
     uint256 internal constant STATE_OF_CHARGE_OFFSET = 40;
     uint256 internal constant PRICE_OFFSET = 80;
+    uint256 internal constant PRICE_INDEX_OFFSET = 176;
 
     function pack(uint256 tolerance, uint256 price) internal pure returns (ReserveWord) {
         return ReserveWord.wrap(tolerance | (price << PRICE_OFFSET));
@@ -187,7 +196,12 @@ library ReserveWordLib {
     }
 
     function utilityPrice(ReserveWord w) internal pure returns (uint256) {
-        return ReserveWord.unwrap(w) >> PRICE_OFFSET;
+        return (ReserveWord.unwrap(w) >> PRICE_OFFSET) & MAX_96;
+    }
+
+    /// @dev The rent index at which the current price was set.
+    function priceIndex(ReserveWord w) internal pure returns (uint256) {
+        return ReserveWord.unwrap(w) >> PRICE_INDEX_OFFSET;
     }
 
     function withToleranceWh(ReserveWord w, uint256 tolerance) internal pure returns (ReserveWord) {
@@ -201,8 +215,10 @@ library ReserveWordLib {
         );
     }
 
-    /// @dev The word with the price replaced by `price` (<= MAX_96).
-    function withUtilityPrice(ReserveWord w, uint256 price) internal pure returns (ReserveWord) {
-        return ReserveWord.wrap((ReserveWord.unwrap(w) & ~(MAX_96 << PRICE_OFFSET)) | (price << PRICE_OFFSET));
+    /// @dev The word with the price replaced by `price` (<= MAX_96), set at rent index
+    /// `index` (< 2^80).
+    function withUtilityPrice(ReserveWord w, uint256 price, uint256 index) internal pure returns (ReserveWord) {
+        uint256 low = ReserveWord.unwrap(w) & ((1 << PRICE_OFFSET) - 1);
+        return ReserveWord.wrap(low | (price << PRICE_OFFSET) | (index << PRICE_INDEX_OFFSET));
     }
 }

@@ -15,7 +15,7 @@ from web3 import Web3
 from web3.logs import DISCARD
 
 from energo.constants import TSL, WATT_PER_WH
-from energo.facts import MARKET_ROLE
+from energo.facts import MARKET_ROLE, MarketSettings
 from energo.tx import Sender
 from energo_deploy.system import EnergoSystem
 
@@ -239,9 +239,19 @@ def households(households):
     return [_pinned(h) for h in households]
 
 
+def impersonated_market(system, admin, w3) -> Sender:
+    """A real market contract bound to the battery and granted MARKET_ROLE (the battery
+    grants it to nothing else), impersonated on anvil so a test can call the battery's
+    hooks as the market with any arguments."""
+    settings = MarketSettings()
+    contract = admin.deploy(settings.contract, *settings.constructor_args(system.battery.address))
+    admin.transact(system.battery.functions.grantRole(MARKET_ROLE, contract.address))
+    w3.provider.make_request("anvil_impersonateAccount", [contract.address])
+    w3.provider.make_request("anvil_setBalance", [contract.address, hex(10**21)])
+    return _pinned(Sender(w3, contract.address))
+
+
 @pytest.fixture
-def market(system, admin, attacker, dev_accounts, w3) -> Sender:
-    """A dev account granted MARKET_ROLE, standing in for a market contract."""
-    market = _pinned(Sender(w3, dev_accounts[4]))
-    admin.transact(system.battery.functions.grantRole(MARKET_ROLE, market.address))
-    return market
+def market(system, admin, w3) -> Sender:
+    """The battery's market hooks called as a market contract (see impersonated_market)."""
+    return impersonated_market(system, admin, w3)

@@ -94,7 +94,7 @@ def test_zero_and_oversized_deposits(kit, households, treasury):
     h.transact(kit.system.tsl.functions.approve(kit.battery.address, MAX_88 + 1))
     with pytest.raises(TxFailed) as err:
         h.transact(kit.battery.functions.deposit(MAX_88 + 1))
-    assert (err.value.error, err.value.args_) == ("BatteryAmountTooLarge", (MAX_88 + 1, MAX_88))
+    assert (err.value.error, err.value.args_) == ("BatteryDepositCapExceeded", (h.address, 0, MAX_88 + 1, MAX_88 >> 1))
 
 
 def test_watt_transfer_settles_rent_for_both_sides(kit, households, treasury):

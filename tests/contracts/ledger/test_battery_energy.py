@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from energo.constants import TSL
 from energo.constants import WATT_PER_WH as WH
 from energo.tx import TxFailed
 
@@ -124,7 +125,8 @@ def test_ledger_binds_once_and_only_a_matching_ledger(kit, admin, system):
     from energo_deploy.system import SystemConfig
     c = SystemConfig()
     fresh = admin.deploy("SharedBattery", admin.address, system.tsl.address, admin.address, c.capacity_wh,
-                         c.charge_efficiency_bps, c.rent_per_watt_day, c.utility_price, c.reserve_tolerance_wh)
+                         c.charge_efficiency_bps, c.rent_per_watt_day, c.utility_price, c.reserve_tolerance_wh,
+                         c.battery_limits())
     with pytest.raises(TxFailed) as err:  # kit.ledger belongs to the other battery
         admin.transact(fresh.functions.bindLedger(kit.ledger.address))
     assert (err.value.error, err.value.args_) == ("BatteryLedgerMismatch", (kit.ledger.address,))
@@ -135,8 +137,9 @@ def test_admin_settings_validate(kit, admin):
     cases = [
         (b.setChargeEfficiency(0), "BatteryInvalidEfficiency", (0,)),
         (b.setChargeEfficiency(10_001), "BatteryInvalidEfficiency", (10_001,)),
-        (b.setUtilityPrice(0), "BatteryInvalidUtilityPrice", (0,)),
-        (b.setRentRate(10**19 + 1), "BatteryRentRateTooHigh", (10**19 + 1, 10**19)),
+        (b.setUtilityPrice(0), "BatteryUtilityPriceOutOfRange", (0, TSL // 100, 10 * TSL)),
+        # the rate's ceiling is 20 % of the 0.60 TSL utility price per day (below MAX_RENT_PER_WATT_DAY)
+        (b.setRentRate(10**19 + 1), "BatteryRentRateTooHigh", (10**19 + 1, 12 * TSL // 100)),
         (b.setReserveTolerance(2**40), "BatteryAmountTooLarge", (2**40, 2**40 - 1)),
         (b.setOperator("0x" + "00" * 20), "BatteryZeroAddress", ()),
     ]
