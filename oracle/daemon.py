@@ -446,15 +446,21 @@ class Daemon:
         return verified
 
     def _check_clock(self, transport: Transport) -> None:
-        """The gateway's clock against the chain head's timestamp, now and then."""
+        """The gateway's clock against the chain head's timestamp, now and then; at every
+        pass while signing is refused, so it resumes as soon as the clocks agree."""
         now = time.monotonic()
-        if now < self._next_clock_check or self.time_guard is None:
+        if self.time_guard is None or (now < self._next_clock_check and self.time_guard.refusal is None):
             return
+        read_block = getattr(transport, "head_block", None)
         read = getattr(transport, "head_timestamp", None)
-        if read is None:
+        if read_block is None and read is None:
             return
         self._next_clock_check = now + CLOCK_CHECK_EVERY_S
-        self.time_guard.check(read())
+        if read_block is not None:
+            number, timestamp = read_block()
+            self.time_guard.check(timestamp, number)
+        elif read is not None:
+            self.time_guard.check(read())
 
     def _check_storage(self, outbox: Outbox) -> None:
         """Stops the daemon on the outbox's first write error; runs quick_check on schedule."""

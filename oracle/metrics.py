@@ -59,6 +59,12 @@ class Metrics:
                                 registry=r)
         self.clock_skew = Gauge("energo_oracle_clock_skew_seconds",
                                 "Gateway clock minus the chain head's timestamp", registry=r)
+        self.meter_clock_skew = Gauge("energo_oracle_meter_clock_skew_seconds",
+                                      "Gateway clock minus the meter's own clock (a DSMR telegram's 0-0:1.0.0), "
+                                      "at the meter's newest read", ["meter"], registry=r)
+        self.clock_refusing = Gauge("energo_oracle_clock_refusing",
+                                    "1 while the gateway refuses to sign because its clock and the chain head's "
+                                    "disagree beyond chain.max_clock_skew_s", registry=r)
         self._server: WSGIServer | None = None
 
     def watch_backlog(self, backlog: Callable[[], int], last_confirmed: Callable[[], float | None],

@@ -7,6 +7,7 @@ else is logged with the meter and the reason, counted, and skipped; the loop goe
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from dataclasses import dataclass
@@ -115,7 +116,7 @@ class MeterPoller:
         self.metrics.readings_read.labels(self.meter_id).inc()
         self.metrics.meter_last_read.labels(self.meter_id).set(time.time())
         if self.kind == "household" and registers.state_of_charge_wh:
-            registers = Registers(registers.import_wh, registers.export_wh, 0)
+            registers = dataclasses.replace(registers, state_of_charge_wh=0)
         with self._lock:
             return self._sign_and_store(registers)
 
@@ -128,7 +129,11 @@ class MeterPoller:
             return None
         guard = self.time_guard
         if guard is not None:
-            refusal = guard.refusal or guard.check_meter_time(getattr(registers, "meter_time", None))
+            refusal = guard.refusal
+            if refusal is None and registers.meter_time is not None:
+                skew = guard.clock.now() - registers.meter_time
+                self.metrics.meter_clock_skew.labels(self.meter_id).set(skew)
+                refusal = guard.check_meter_time(registers.meter_time)
             if refusal:
                 self._refuse("clock_disagrees", detail=refusal)
                 return None

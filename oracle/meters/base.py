@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -26,6 +26,10 @@ class Registers:
     import_wh: int
     export_wh: int
     state_of_charge_wh: int = 0
+    #: The meter's own clock when it sent these registers (seconds since the epoch), if
+    #: the adapter knows it (a DSMR telegram's 0-0:1.0.0); the gateway checks its clock
+    #: against it before signing (oracle.timecheck).
+    meter_time: float | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         for name in ("import_wh", "export_wh", "state_of_charge_wh"):

@@ -25,6 +25,7 @@ line parser, and nothing else in the telegram can make it refused:
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import socket
 import time
@@ -382,7 +383,9 @@ class DsmrMeter:
                     newest = self._feed(more) or newest
         registers, text = newest
         self.telegram_time = self._decoder.telegram_time(text)
-        return registers
+        if self.telegram_time is None:
+            return registers
+        return dataclasses.replace(registers, meter_time=self.telegram_time.timestamp())
 
     def close(self) -> None:
         self._link.close()

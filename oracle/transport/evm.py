@@ -143,9 +143,13 @@ class EvmTransport(Transport):
 
     def head_timestamp(self) -> int:
         """The newest block's timestamp (the gateway checks its clock against it)."""
+        return self.head_block()[1]
+
+    def head_block(self) -> tuple[int, int]:
+        """The newest block's number and timestamp, from one block."""
         block = self._query("eth_getBlockByNumber", ["latest", False])
         try:
-            return int(block["timestamp"], 16)
+            return int(block["number"], 16), int(block["timestamp"], 16)
         except (TypeError, KeyError, ValueError):
             raise TransportUnavailable(f"eth_getBlockByNumber: malformed block {str(block)[:80]!r}") from None
 

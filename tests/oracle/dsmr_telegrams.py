@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 
 def crc16_arc(data: bytes) -> int:
@@ -21,8 +24,16 @@ def _kwh(wh: int) -> str:
     return f"{wh // 1000:06d}.{wh % 1000:03d}"
 
 
+def dsmr_stamp(timestamp: float | None = None) -> str:
+    """A time as a Dutch meter's clock sends it (0-0:1.0.0): local time, S(ummer) or W(inter)."""
+    local = datetime.fromtimestamp(time.time() if timestamp is None else timestamp, ZoneInfo("Europe/Amsterdam"))
+    return local.strftime("%y%m%d%H%M%S") + ("S" if local.dst() else "W")
+
+
 def telegram(import_t1_wh: int, import_t2_wh: int, export_t1_wh: int, export_t2_wh: int,
-             stamp: str = "231126143005W", power_w: int = 1432, crc: int | None = None) -> bytes:
+             stamp: str | None = None, power_w: int = 1432, crc: int | None = None) -> bytes:
+    """A telegram stamped with the meter's clock at `stamp` (default: now)."""
+    stamp = stamp or dsmr_stamp()
     body = "\r\n".join([
         "/ISK5\\2M550E-1012",
         "",
