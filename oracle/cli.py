@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from oracle.config import DEFAULT_PASSPHRASE_ENV, load_settings
-from oracle.errors import OracleError
+from oracle.errors import ConfigError, OracleError
 from oracle.keys import STANDARD_SCRYPT_N, new_key, write_keystore
 
 
@@ -196,6 +196,9 @@ def probe(config_path: Path, meter_id: int, out: Path | None, as_json: bool) -> 
 
     try:
         settings = load_settings(config_path)
+        for invalid_id, message in settings.invalid_meters.values():
+            if invalid_id == meter_id:  # the daemon would park it: say why
+                raise ConfigError(message)
         configure_logging(settings.log.format, "warning", stream=sys.stderr)  # rejected telegrams say why
         result = read_meter(settings, meter_id)
     except OracleError as exc:

@@ -7,11 +7,14 @@ never configuration: keystores name a passphrase *file* or *environment variable
 
 from __future__ import annotations
 
+import json
+import os
+import tomllib
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 from eth_utils import is_address, to_checksum_address
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
@@ -247,6 +250,13 @@ class GatewaySettings(BaseSettings):
     simulation: SimulationSettings = SimulationSettings()
     meters: list[MeterSettings] = Field(default_factory=list)
     keepers: list[KeeperTaskSettings] = Field(default_factory=list)
+    # [[meters]] entries that failed validation, by position: (their id if readable, why).
+    # load_settings leaves them out of `meters` so one bad entry parks only that meter.
+    _invalid_meters: dict[int, tuple[int | None, str]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def invalid_meters(self) -> dict[int, tuple[int | None, str]]:
+        return self._invalid_meters
 
     @model_validator(mode="after")
     def _unique_meters(self) -> GatewaySettings:
@@ -281,8 +291,42 @@ def _describe(error: ErrorDetails) -> str:
     return f"{field}: {message}{shown}"
 
 
+def _bad_meter_entries(errors: list[ErrorDetails]) -> dict[int, list[str]] | None:
+    """Errors by [[meters]] entry, if every error lies inside one entry; else None."""
+    found: dict[int, list[str]] = {}
+    for error in errors:
+        loc = error["loc"]
+        if len(loc) < 2 or loc[0] != "meters" or not isinstance(loc[1], int):
+            return None
+        found.setdefault(loc[1], []).append(_describe({**error, "loc": loc[2:]}))
+    return found
+
+
+def _raw_meters(toml_file: Path | None, overrides: dict[str, Any]) -> list[Any] | None:
+    """The [[meters]] entries as given, from the source that wins (arguments, environment, file)."""
+    if "meters" in overrides:
+        return list(overrides["meters"])
+    for name, value in os.environ.items():
+        if name.upper() == "ENERGO_ORACLE_METERS":
+            try:
+                loaded = json.loads(value)
+            except ValueError:
+                return None
+            return loaded if isinstance(loaded, list) else None
+    if toml_file is None:
+        return None
+    try:
+        meters = tomllib.loads(toml_file.read_text()).get("meters")
+    except (OSError, ValueError):
+        return None
+    return meters if isinstance(meters, list) else None
+
+
 def load_settings(path: Path | str | None = None, **overrides: Any) -> GatewaySettings:
-    """Reads and validates the configuration; raises ConfigError naming each bad field."""
+    """Reads and validates the configuration; raises ConfigError naming each bad field.
+
+    A [[meters]] entry that is invalid on its own is left out, and named in
+    ``settings.invalid_meters``: the daemon parks that meter alone and runs the others."""
     toml_file = None if path is None else Path(path)
     if toml_file is not None and not toml_file.is_file():
         raise ConfigError(f"config file {toml_file} does not exist")
@@ -290,11 +334,26 @@ def load_settings(path: Path | str | None = None, **overrides: Any) -> GatewaySe
     class _FromFile(GatewaySettings):
         _toml_file: ClassVar[Path | None] = toml_file
 
+    where = f" in {toml_file}" if toml_file else ""
+    invalid: dict[int, tuple[int | None, str]] = {}
     try:
-        settings = _FromFile(**overrides)
+        try:
+            settings = _FromFile(**overrides)
+        except ValidationError as exc:
+            bad = _bad_meter_entries(exc.errors())
+            entries = None if bad is None else _raw_meters(toml_file, overrides)
+            if bad is None or entries is None or max(bad) >= len(entries):
+                raise
+            for index, problems in sorted(bad.items()):
+                entry = entries[index]
+                given = entry.get("id") if isinstance(entry, dict) else None
+                meter_id = given if isinstance(given, int) and not isinstance(given, bool) and given > 0 else None
+                invalid[index] = (meter_id, f"meters[{index}] is invalid{where}: " + "; ".join(problems))
+            settings = _FromFile(**{**overrides, "meters": [e for i, e in enumerate(entries) if i not in bad]})
     except ValidationError as exc:
         lines = "\n  ".join(_describe(e) for e in exc.errors())
-        raise ConfigError(f"invalid configuration{f' in {toml_file}' if toml_file else ''}:\n  {lines}") from None
+        raise ConfigError(f"invalid configuration{where}:\n  {lines}") from None
     except ValueError as exc:  # TOML syntax errors
         raise ConfigError(f"cannot read configuration {toml_file}: {exc}") from None
+    settings._invalid_meters = invalid
     return settings

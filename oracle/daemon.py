@@ -21,7 +21,7 @@ import stat
 import threading
 import time
 
-from energo.readings import ReadingSigner
+from energo.readings import READING_ACCEPTED_TOPIC, ReadingSigner, decode_reading_events
 from oracle.config import GatewaySettings
 from oracle.errors import (
     ConfigError,
@@ -56,8 +56,16 @@ QUICK_CHECK_EVERY_S = 3600.0
 DEFAULT_COMMIT_INTERVAL_S = 20.0
 #: How often the gateway's clock is compared with the chain head's timestamp.
 CLOCK_CHECK_EVERY_S = 30.0
-#: How often each meter's on-chain state is compared with what this gateway signed.
+#: How often each meter's on-chain state is compared with what this gateway signed
+#: (transports that cannot read the chain's events).
 FOREIGN_CHECK_EVERY_S = 60.0
+#: How often the ledger's ReadingAccepted events of our meters are read, and how many
+#: blocks one eth_getLogs asks for at most; the scan's next block is kept in the outbox.
+FOREIGN_SCAN_EVERY_S = 30.0
+FOREIGN_SCAN_MAX_BLOCKS = 2000
+FOREIGN_SCAN_KEY = "foreign_scan_next_block"
+#: After a longer gap the scan resumes this many blocks behind the head (a week on Qtum).
+FOREIGN_SCAN_RESUME_BLOCKS = 20_000
 #: An unfunded sender is checked again (and said again) this often; never a restart loop.
 UNFUNDED_RETRY_S = 60.0
 
@@ -121,8 +129,11 @@ class Daemon:
         self._next_quick_check = 0.0
         self._next_foreign_check = 0.0
         self._next_unfunded_log = 0.0
-        #: Parked meters: id -> why (bad key, configuration, adapter, signer).
-        self.parked: dict[int, str] = {}
+        #: Parked meters: id -> why (bad key, configuration, adapter, signer); a [[meters]]
+        #: entry without a readable id goes by its position ("meters[3]").
+        self.parked: dict[int | str, str] = {}
+        #: Readings of our meters on the chain that this gateway never signed, by meter.
+        self.foreign_readings: dict[int, list[dict]] = {}
         self._started_at = time.time()
         self._unfunded = False
         self._next_clock_check = 0.0
@@ -163,6 +174,8 @@ class Daemon:
     def _run(self) -> int:
         settings = self.settings
         chain = settings.chain
+        for index, (meter_id, message) in sorted(settings.invalid_meters.items()):
+            self._park(meter_id if meter_id is not None else f"meters[{index}]", "config", message)
         sender_key, meter_keys = self._keys()
         try:
             self.outbox = outbox = open_outbox(settings.outbox.path, self.log)
@@ -230,7 +243,7 @@ class Daemon:
             for thread in threads:
                 thread.start()
             self.log.info("daemon.started", meters=[p.meter_id for p in self.pollers if p.parked is None],
-                          parked=sorted(self.parked) or None, sender=transport.sender,
+                          parked=sorted(self.parked, key=str) or None, sender=transport.sender,
                           ledger=ledger.address, chain_id=chain.chain_id, verified=verified,
                           metrics_port=self.metrics_port, outbox=str(settings.outbox.path))
             notify(f"STATUS=reading {len(self.pollers)} meters")
@@ -281,7 +294,7 @@ class Daemon:
                 self._park(name, "key", result.user_message)
         return keys["sender"], {name: key for name, key in keys.items() if isinstance(name, int)}
 
-    def _park(self, meter_id: int, reason: str, message: str) -> None:
+    def _park(self, meter_id: int | str, reason: str, message: str) -> None:
         """Takes one meter out of service, alone; its neighbours go on."""
         self.parked[meter_id] = message
         for poller in self.pollers:
@@ -296,8 +309,9 @@ class Daemon:
 
     def _all_parked(self) -> None:
         """With every configured meter parked there is nothing to do: a configuration error."""
-        if self.settings.meters and all(meter.id in self.parked for meter in self.settings.meters):
-            reasons = "; ".join(f"meter {m}: {why}" for m, why in sorted(self.parked.items()))
+        configured = [meter.id for meter in self.settings.meters]
+        if (configured or self.settings.invalid_meters) and all(meter_id in self.parked for meter_id in configured):
+            reasons = "; ".join(f"meter {m}: {why}" for m, why in sorted(self.parked.items(), key=lambda i: str(i[0])))
             raise ConfigError(f"every meter is parked: {reasons}")
 
     def _private_outbox(self, path) -> None:
@@ -480,10 +494,16 @@ class Daemon:
         self.log.debug("outbox.quick_check_ok")
 
     def _check_foreign(self, ledger: LedgerClient, outbox: Outbox) -> None:
-        """Compares each meter's newest on-chain reading with what this gateway signed:
-        a reading there that is not ours means another gateway signs for this meter."""
+        """Another gateway signing for one of our meters: from the chain's events when the
+        transport can read them (every accepted reading of our meters that this gateway
+        never signed), else from each meter's newest on-chain reading."""
         now = time.time()
         if now < self._next_foreign_check:
+            return
+        read_logs = getattr(ledger.transport, "logs", None)
+        if read_logs is not None:
+            self._next_foreign_check = now + FOREIGN_SCAN_EVERY_S
+            self._scan_foreign_events(ledger, outbox, read_logs)
             return
         self._next_foreign_check = now + FOREIGN_CHECK_EVERY_S
         for poller in self.pollers:
@@ -506,6 +526,60 @@ class Daemon:
                                chain_export_wh=on_chain.export_wh, our_seq=newest.seq if newest else None,
                                detail="the ledger holds a reading of this meter that this gateway did not sign: "
                                       "another gateway has its key (two gateways for one meter); stop one")
+
+    def _scan_foreign_events(self, ledger: LedgerClient, outbox: Outbox, read_logs) -> None:
+        """Reads the ledger's ReadingAccepted events of our meters since the last scan (the
+        first scan starts at the head: what came before was adopted at start). An event
+        whose (meter, seq) this outbox does not hold with the same time and registers was
+        signed by someone else with the meter's key."""
+        meters = sorted(p.meter_id for p in self.pollers if p.parked is None)
+        if not meters:
+            return
+        head = ledger.transport.head()
+        stored = outbox.get_meta(FOREIGN_SCAN_KEY)
+        start = head + 1 if stored is None else min(int(stored), head + 1)
+        if head - start > FOREIGN_SCAN_RESUME_BLOCKS:
+            # Down for long: readings this old may be pruned from the outbox, and would
+            # all look foreign. Their meters' state was adopted at start.
+            self.log.info("meter.foreign_scan_skipped", from_block=start, to_block=head - FOREIGN_SCAN_RESUME_BLOCKS)
+            start = head - FOREIGN_SCAN_RESUME_BLOCKS
+        if stored is None:
+            outbox.set_meta(FOREIGN_SCAN_KEY, str(start))
+        topics = ["0x" + READING_ACCEPTED_TOPIC.hex(), ["0x" + meter_id.to_bytes(32, "big").hex() for meter_id in meters]]
+        while start <= head:
+            end = min(head, start + FOREIGN_SCAN_MAX_BLOCKS - 1)
+            for log in read_logs(ledger.address, topics, start, end):
+                for event in decode_reading_events([log], ledger.address):
+                    ours = outbox.reading(event.meter_id, event.seq)
+                    if ours is not None and (ours.timestamp, ours.import_wh, ours.export_wh) == (
+                            event.timestamp, event.import_wh, event.export_wh):
+                        continue
+                    self._foreign_event(ledger, event, log, ours is not None)
+            start = end + 1
+            outbox.set_meta(FOREIGN_SCAN_KEY, str(start))
+
+    def _foreign_event(self, ledger: LedgerClient, event, log, signed_other: bool) -> None:
+        tx_hash = log.get("transactionHash")
+        sent_by = None
+        read_sender = getattr(ledger.transport, "transaction_from", None)
+        if read_sender is not None and tx_hash:
+            try:
+                sent_by = read_sender(tx_hash)
+            except TransportError:
+                sent_by = None
+        block = log.get("blockNumber")
+        self.foreign_readings.setdefault(event.meter_id, []).append(
+            {"seq": event.seq, "tx_hash": tx_hash, "sent_by": sent_by})
+        self.metrics.meter_foreign_readings.labels(event.meter_id).set(1)
+        self.metrics.meter_foreign_events.labels(event.meter_id).inc()
+        self.log.error("meter.foreign_readings", meter_id=event.meter_id, chain_seq=event.seq,
+                       chain_timestamp=event.timestamp, chain_import_wh=event.import_wh,
+                       chain_export_wh=event.export_wh, tx_hash=tx_hash, sent_by=sent_by,
+                       sent_by_us=sent_by == ledger.transport.sender if sent_by else None,
+                       block_number=int(block, 16) if isinstance(block, str) else block,
+                       we_signed_this_seq=signed_other,
+                       detail="the ledger accepted a reading of this meter that this gateway never signed: "
+                              "another gateway has its key (two gateways for one meter); stop one")
 
     def _drain(self, outbox: Outbox, submitter: Submitter) -> None:
         """On stop: send what is pending now and wait (bounded) until nothing is unmined."""

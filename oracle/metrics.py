@@ -50,6 +50,10 @@ class Metrics:
         self.meter_foreign_readings = Gauge("energo_oracle_meter_foreign_readings",
                                             "1 when the chain holds readings of this meter that this gateway did "
                                             "not sign (another gateway signs for it)", ["meter"], registry=r)
+        self.meter_foreign_events = Counter("energo_oracle_meter_foreign_readings_seen",
+                                            "Readings of this meter accepted on-chain that this gateway never "
+                                            "signed (from the ledger's ReadingAccepted events)", ["meter"],
+                                            registry=r)
         self.sender_balance = Gauge("energo_oracle_sender_balance_wei", "The sender's balance", registry=r)
         self.sender_unfunded = Gauge("energo_oracle_sender_unfunded",
                                      "1 while the sender cannot pay for a batch", registry=r)

@@ -153,6 +153,19 @@ class EvmTransport(Transport):
         except (TypeError, KeyError, ValueError):
             raise TransportUnavailable(f"eth_getBlockByNumber: malformed block {str(block)[:80]!r}") from None
 
+    def logs(self, address: str, topics: list, from_block: int, to_block: int) -> list[dict]:
+        """eth_getLogs of one contract over a block range (each with transactionHash, blockNumber)."""
+        result = self._query("eth_getLogs", [{"address": to_checksum_address(address), "topics": topics,
+                                              "fromBlock": hex(from_block), "toBlock": hex(to_block)}])
+        if not isinstance(result, list):
+            raise TransportUnavailable(f"eth_getLogs: not a list: {str(result)[:80]!r}")
+        return result
+
+    def transaction_from(self, tx_hash: str) -> str | None:
+        """Who sent a transaction (None if the node does not know it)."""
+        tx = self._query("eth_getTransactionByHash", [tx_hash])
+        return to_checksum_address(tx["from"]) if isinstance(tx, dict) and tx.get("from") else None
+
     def code(self, address: str) -> bytes:
         return _hex_bytes(self._query("eth_getCode", [to_checksum_address(address), "latest"]))
 

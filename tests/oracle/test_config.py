@@ -58,10 +58,6 @@ def test_environment_overrides_the_file(tmp_path, monkeypatch):
         ({"failures": {"backoff_initial_s": 5, "backoff_max_s": 1}}, "failures"),
         ({"sender": {"keystore": "/k.json", "passphrase": "hunter2"}}, "sender.passphrase"),
         ({"chain": {"rpc_ulr": "http://x"}}, "chain.rpc_ulr"),
-        ({"meters": [{"id": 7, "key": {"keystore": "/m.json"}, "source": {"type": "dsmr", "url": "udp://x"}}]},
-         "meters.0.source"),
-        ({"meters": [{"id": 7, "key": {"keystore": "/m.json"}, "source": {"type": "carrier_pigeon"}}]},
-         "meters.0.source"),
         ({"meters": [{"id": 7, "key": {"keystore": "/a.json"}, "source": {"type": "simulated_household"}},
                      {"id": 7, "key": {"keystore": "/b.json"}, "source": {"type": "simulated_household"}}]},
          "repeated: [7]"),
@@ -86,3 +82,30 @@ def test_missing_file_and_broken_toml_are_clear(tmp_path):
     broken.write_text("[chain\nchain_id = 1\n")
     with pytest.raises(ConfigError, match="cannot read configuration"):
         load_settings(broken)
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        ({"id": 7, "key": {"keystore": "/m.json"}, "source": {"type": "dsmr", "url": "udp://x"}}, "source"),
+        ({"id": 7, "key": {"keystore": "/m.json"}, "source": {"type": "carrier_pigeon"}}, "source"),
+        ({"id": 7, "key": {"keystore": "/m.json"}, "interval_s": -1, "source": {"type": "simulated_household"}},
+         "interval_s"),
+    ],
+)
+def test_one_invalid_meter_entry_is_set_aside_and_the_others_load(tmp_path, entry, named):
+    good = {"id": 8, "key": {"keystore": "/g.json"}, "source": {"type": "simulated_household"}}
+    settings = _load(tmp_path, _config(meters=[entry, good]))
+    assert [m.id for m in settings.meters] == [8]
+    meter_id, message = settings.invalid_meters[0]
+    assert meter_id == 7 and "meters[0] is invalid" in message and named in message
+
+
+def test_an_invalid_meter_entry_given_by_the_environment_is_set_aside(tmp_path, monkeypatch):
+    import json
+
+    good = {"id": 8, "key": {"keystore": "/g.json"}, "source": {"type": "simulated_household"}}
+    monkeypatch.setenv("ENERGO_ORACLE_METERS", json.dumps([good, {"id": "nine", "source": {"type": "x"}}]))
+    settings = _load(tmp_path, _config())
+    assert [m.id for m in settings.meters] == [8]
+    assert settings.invalid_meters[1][0] is None and "meters[1] is invalid" in settings.invalid_meters[1][1]
