@@ -7,9 +7,12 @@ import pytest
 from oracle.logs import configure_logging
 
 
-@pytest.fixture(autouse=True, scope="session")
+@pytest.fixture(autouse=True)
 def _json_logs():
-    # Tests read the daemon's log lines as JSON, like journald consumers would.
+    # Tests read the daemon's log lines as JSON, like journald consumers would. Set for
+    # each test: a test that captures the output (capfd) leaves the logger bound to a
+    # stream that is closed after it, and an in-process daemon of the next test would
+    # crash on its first log line.
     configure_logging("json", "debug")
 
 
