@@ -39,6 +39,7 @@ from oracle.logs import get_logger
 from oracle.meters import build_meter
 from oracle.meters.base import AcceleratedClock, Clock, Meter
 from oracle.metrics import Metrics
+from oracle.nonces import NonceWatch
 from oracle.outbox import Outbox, open_outbox
 from oracle.reader import MeterPoller
 from oracle.sdnotify import notify
@@ -138,6 +139,7 @@ class Daemon:
         self._unfunded = False
         self._next_clock_check = 0.0
         self.time_guard: TimeGuard | None = None
+        self._nonce_watch: NonceWatch | None = None
 
     # ------------------------------------------------------------------ control
 
@@ -231,6 +233,7 @@ class Daemon:
                     raise ConfigError(f"cannot serve metrics on {settings.metrics.host}:{settings.metrics.port}: "
                                       f"{exc.strerror} (metrics.port)") from None
             submitter = Submitter(outbox, ledger, chain, settings.batch, self.metrics, self.log)
+            self._nonce_watch = NonceWatch(outbox, transport, self.metrics, self.log)
             keepers = build_keepers(settings.keepers, transport, self.metrics, self.log, chain.resend_after_s)
             if verified:  # the clock before the first reading is signed
                 try:
@@ -423,6 +426,8 @@ class Daemon:
                     self.log.info("chain.verified")
                 self._check_clock(ledger.transport)
                 submitter.tick()
+                if self._nonce_watch is not None:
+                    self._nonce_watch.tick()
                 if self._unfunded:
                     self._unfunded = False
                     self._next_unfunded_log = 0.0

@@ -59,6 +59,12 @@ class Metrics:
                                      "1 while the sender cannot pay for a batch", registry=r)
         self.pending_nonces = Gauge("energo_oracle_pending_transactions",
                                     "Batch transactions signed and not yet mined (pending nonces)", registry=r)
+        self.nonce_stalls = Counter("energo_oracle_nonce_stalls",
+                                    "Stalled nonces found and resolved, by reason (dropped, gap, not_mined)",
+                                    ["reason"], registry=r)
+        self.nonce_stalled = Gauge("energo_oracle_nonce_stalled",
+                                   "1 while the last check found a batch transaction whose nonce stalls",
+                                   registry=r)
         self.storage_ok = Gauge("energo_oracle_outbox_ok", "1 while the outbox is writable and passes quick_check",
                                 registry=r)
         self.clock_skew = Gauge("energo_oracle_clock_skew_seconds",

@@ -232,6 +232,40 @@ class EvmTransport(Transport):
                 return Broadcast.STALE
             raise TransportUnavailable(f"node refused transaction {fields['txHash']}: {exc.message}") from None
 
+    # ---------------------------------------------------------------- nonces (oracle.nonces)
+
+    def confirmed_nonce(self) -> int:
+        """The sender's next nonce as mined: every lower one is in a block."""
+        return self._quantity("eth_getTransactionCount", [self.sender, "latest"])
+
+    def pending_nonce(self) -> int:
+        """The sender's next nonce counting the node's executable pending transactions."""
+        return self._quantity("eth_getTransactionCount", [self.sender, "pending"])
+
+    def transaction_known(self, tx_id: str) -> bool:
+        """Whether the node has this transaction (in its mempool or in a block)."""
+        return self._query("eth_getTransactionByHash", [tx_id]) is not None
+
+    @staticmethod
+    def envelope_nonce(envelope: bytes) -> int:
+        return int(json.loads(envelope)["nonce"])
+
+    def fill_nonce(self, nonce: int) -> str:
+        """Fills a nonce gap that no recorded transaction can fill: a zero-value transfer
+        to the sender itself at `nonce`, so the transactions behind it can be mined."""
+        signed = self._account.sign_transaction({
+            "to": self.sender, "value": 0, "data": b"", "gas": 21_000, "gasPrice": self.gas_price_wei,
+            "nonce": nonce, "chainId": self._chain_id,
+        })
+        tx_id = "0x" + bytes(signed.hash).hex()
+        try:
+            self._rpc("eth_sendRawTransaction", ["0x" + bytes(signed.raw_transaction).hex()])
+        except _RpcError as exc:
+            message = exc.message.lower()
+            if not any(marker in message for marker in _KNOWN + _NONCE_TOO_LOW):
+                raise TransportUnavailable(f"node refused the filler at nonce {nonce}: {exc.message}") from None
+        return tx_id
+
     def outcome(self, tx_id: str) -> TxOutcome | None:
         return parse_receipt(tx_id, self._query("eth_getTransactionReceipt", [tx_id]))
 
