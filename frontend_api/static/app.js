@@ -10,7 +10,10 @@ const fmt2 = new Intl.NumberFormat("en-US", { minimumFractionDigits: 2, maximumF
 const fmtKwh = new Intl.NumberFormat("en-US", { maximumFractionDigits: 3 });
 const fmtPrice = new Intl.NumberFormat("en-US", { minimumFractionDigits: 3, maximumFractionDigits: 4 });
 
-export const state = { account: null, head: null, indexed: null, screen: null, market: null, roundTimer: null };
+// `account` is the household shown; `connected` the wallet's account, when there is one.
+// `?account=0x…` shows an account read-only: shown, but not connected, so nothing is signed.
+export const state = { account: null, connected: null, head: null, indexed: null, screen: null, market: null,
+  roundTimer: null };
 
 const kwh = (wh) => `${fmtKwh.format(wh / 1000)} kWh`;
 const tokens = (text) => fmt2.format(Number(text));
@@ -114,25 +117,46 @@ function renderScreen(s) {
   renderRank(s.rank);
 }
 
+// The row whose Cancel has the keyboard's focus (or was pressed): the list is drawn again on
+// every block, and a keyboard user must not be thrown back to the top of the page by that.
+let focusedOrder = null;
+
 function renderMyOrders(orders) {
   const body = $("my-orders");
+  const active = document.activeElement;
+  const hadFocus = body.contains(active) || (focusedOrder !== null && (!active || active === document.body));
+  const keep = body.contains(active) ? active.closest("tr")?.dataset.orderId ?? null : focusedOrder;
+  const index = [...body.children].findIndex((row) => row.dataset.orderId === keep);
   body.replaceChildren();
   if (!orders.length) {
     body.innerHTML = `<tr><td colspan="4" class="muted">No open orders</td></tr>`;
-    return;
   }
   for (const order of orders) {
     const row = document.createElement("tr");
     row.dataset.orderId = order.orderId;
+    const what = `${order.side} ${fmtKwh.format(order.remainingWh / 1000)} kWh at ${price(order.price)}`;
     row.innerHTML = `<td class="side-${order.side}">${order.side}</td><td>${price(order.price)}</td>` +
-      `<td>${fmtKwh.format(order.remainingWh / 1000)}</td><td><button class="btn cancel">Cancel</button></td>`;
+      `<td>${fmtKwh.format(order.remainingWh / 1000)}</td>` +
+      `<td><button class="btn cancel" type="button" aria-label="Cancel order: ${what}">Cancel</button></td>`;
     const button = row.querySelector("button");
-    button.addEventListener("click", () => act(button, async () => {
-      const tx = await api(`/wallet/orders/${order.orderId}/cancel`, { account: state.account });
-      await sendTx(tx);
-    }));
+    button.addEventListener("click", () => {
+      focusedOrder = String(order.orderId);
+      act(button, async () => {
+        needAccount();
+        const tx = await api(`/wallet/orders/${order.orderId}/cancel`, { account: state.account });
+        await sendTx(tx);
+      });
+    });
+    button.addEventListener("blur", () => { if (button.isConnected && !button.disabled) focusedOrder = null; });
     body.append(row);
   }
+  if (!hadFocus) return;
+  // the same order's Cancel; if it is gone, the one now in its place; else the next control
+  const buttons = [...body.querySelectorAll("button")];
+  const same = buttons.find((b) => b.closest("tr").dataset.orderId === keep);
+  const next = same || buttons[Math.min(Math.max(index, 0), buttons.length - 1)] || $("tsl-amount");
+  focusedOrder = next.closest("#my-orders") ? next.closest("tr").dataset.orderId : null;
+  next.focus();
 }
 
 export function renderRank(rank) {
@@ -264,13 +288,13 @@ export function renderHealth(health) {
 async function connect() {
   try {
     const accounts = await wallet().request({ method: "eth_requestAccounts" });
-    setAccount(accounts[0]);
+    setAccount(accounts[0], true);
   } catch (error) {
     toast(walletMessage(error), true);
   }
 }
 
-async function setAccount(address) {
+async function setAccount(address, connected = false) {
   // Wallets may give lower case: the API takes any case and answers the EIP-55 form.
   if (address && address === address.toLowerCase()) {
     try {
@@ -280,16 +304,22 @@ async function setAccount(address) {
     }
   }
   state.account = address;
-  $("account-label").textContent = address ? short(address) : "no account";
-  $("account-label").title = address || "";
-  $("connect").textContent = address ? "Connected" : "Connect wallet";
+  state.connected = connected && address ? address : null;
+  const readOnly = Boolean(address) && !state.connected;
+  $("account-label").textContent = !address ? "no account" : readOnly ? `${short(address)} · read-only` : short(address);
+  $("account-label").title = !address ? "" : readOnly ? `${address}, shown read-only: connect a wallet to trade` : address;
+  $("connect").textContent = state.connected ? "Connected" : "Connect wallet";
+  document.body.dataset.mode = readOnly ? "read-only" : state.connected ? "connected" : "none";
   await refresh(true);
 }
 
 // ------------------------------------------------------------------ forms
 
 function needAccount() {
-  if (!state.account) throw new Error("Connect your wallet first.");
+  if (state.account && !state.connected) {
+    throw new Error("This screen is read-only (an account from the address bar): connect your wallet to trade.");
+  }
+  if (!state.connected) throw new Error("Connect your wallet first.");
 }
 
 $("order-form").addEventListener("submit", (event) => {
@@ -342,7 +372,7 @@ $("connect").addEventListener("click", connect);
 // ------------------------------------------------------------------ start
 
 const fromUrl = new URLSearchParams(location.search).get("account");
-if (window.ethereum?.on) window.ethereum.on("accountsChanged", (accounts) => setAccount(accounts[0] || null));
+if (window.ethereum?.on) window.ethereum.on("accountsChanged", (accounts) => setAccount(accounts[0] || null, true));
 setAccount(fromUrl || null);
 setInterval(() => refresh().catch(() => {}), POLL_MS);
 setInterval(tickCountdown, 1000);

@@ -1,5 +1,6 @@
-"""Fixtures of the API tests: an own anvil with a known scenario, and the app on SQLite
-and on a real PostgreSQL server that these fixtures start and stop themselves."""
+"""Fixtures of the API tests: an own anvil with a known scenario, the app on SQLite
+and on a real PostgreSQL server that these fixtures start and stop themselves, and the
+page in Debian's headless chromium with a test wallet (`open_page`)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from fastapi.testclient import TestClient
 from energo_deploy.localchain import Anvil, free_port
 from frontend_api.core.config import Settings
 from frontend_api.main import create_app
+from frontend_api.server import serve_in_thread
 
 PG_BIN_DIRS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
 
@@ -133,3 +135,89 @@ def sqlite_client(request, tmp_path_factory, api_anvil: Anvil, deployments_file:
 def db_factory(db_kind: str, request, tmp_path_factory):
     """Makes fresh empty databases of this run's kind: db_factory(name) -> URL."""
     return lambda name: fresh_database(db_kind, request, tmp_path_factory, f"energo_{name}_{db_kind}")
+
+
+# ------------------------------------------------------------------ the page in a browser
+
+CHROMIUM = "/usr/bin/chromium"
+
+# An EIP-1193 provider whose requests go to the local anvil, where the dev accounts sign.
+WALLET = """
+window.__testWallet = { rejectNext: false, account: %r, calls: [] };
+window.ethereum = {
+  isEnergoTestWallet: true,
+  on() {}, removeListener() {},
+  async request({ method, params }) {
+    const w = window.__testWallet;
+    w.calls.push(method);
+    if (method === "eth_requestAccounts" || method === "eth_accounts") return [w.account.toLowerCase()];
+    if (method === "eth_chainId") return "0x22ba";
+    if ((method === "eth_sendTransaction" || method === "eth_signTypedData_v4") && w.rejectNext) {
+      w.rejectNext = false;
+      const error = new Error("User rejected the request."); error.code = 4001; throw error;
+    }
+    const out = await window.__anvil(method, params || []);
+    if (out.error) { const error = new Error(out.error.message); error.code = out.error.code; throw error; }
+    return out.result;
+  },
+};
+"""
+
+
+@pytest.fixture(scope="module")
+def served(api_anvil, deployments_file):
+    tmp = Path(tempfile.mkdtemp(prefix="energo-page-"))
+    settings = Settings(deployments=deployments_file, rpc_url=api_anvil.url, database_url=f"sqlite:///{tmp}/i.db",
+                        port=free_port(), poll_interval_s=0.2, cache_ttl_s=0.2, reading_max_age_s=2 * 86_400)
+    handle = serve_in_thread(settings)
+    yield handle
+    handle.stop()
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(served):
+    """Depends on `served` so that the browser (and its keep-alive connections) goes first."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian chromium is not installed: run tools/setup-system.sh as root (make test does)")
+    from playwright.sync_api import sync_playwright
+
+    profile = tempfile.mkdtemp(prefix="energo-chromium-")
+    with sync_playwright() as p:
+        # A fresh profile directory each run (Playwright passes it as --user-data-dir).
+        context = p.chromium.launch_persistent_context(
+            profile, executable_path=CHROMIUM, headless=True,
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            viewport={"width": 1240, "height": 1500}, device_scale_factor=1)
+        yield context
+        context.close()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+@pytest.fixture
+def open_page(browser, served, scenario):
+    """open_page(width=1240, height=1500, connect=True, query="") -> a page showing the
+    household's screen at the chain's head: connected through the test wallet, or read-only
+    with `query="?account=0x…", connect=False`. Closed after the test."""
+    opened = []
+
+    def _open(width: int = 1240, height: int = 1500, connect: bool = True, query: str = ""):
+        w3 = scenario.w3
+        page = browser.new_page()
+        opened.append(page)
+        page.set_viewport_size({"width": width, "height": height})
+        page.expose_function("__anvil", lambda method, params: w3.provider.make_request(method, params))
+        page.add_init_script(WALLET % scenario.household.address)
+        head = w3.eth.block_number
+        page.goto(served.url + "/" + query)
+        if connect:
+            page.click("#connect")
+        # the page re-renders when the index reaches a new block: wait until it shows the head
+        page.wait_for_function(f"() => Number(document.body.dataset.block) >= {head} && "
+                               "document.getElementById('watt-held').textContent !== '–'", timeout=30_000)
+        return page
+
+    yield _open
+    for page in opened:
+        page.close()

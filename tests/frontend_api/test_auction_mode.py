@@ -13,7 +13,6 @@ from energo_deploy.localchain import Anvil
 from frontend_api.core.config import Settings
 from frontend_api.main import create_app
 
-
 ROUND_S = DEFAULT_ROUND_LENGTH  # the scenario's auction round
 
 

@@ -1,89 +1,15 @@
 """The web page in real headless Chromium (Debian's), with a test wallet injected: an
-EIP-1193 provider whose requests go to the local anvil, where the dev accounts sign."""
+EIP-1193 provider whose requests go to the local anvil, where the dev accounts sign
+(the browser, the served app and the wallet are conftest.py's `open_page`)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
-from pathlib import Path
-
 import pytest
-
-from energo_deploy.localchain import free_port
-from frontend_api.core.config import Settings
-from frontend_api.server import serve_in_thread
-
-CHROMIUM = "/usr/bin/chromium"
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot-app.png"
-
-
-WALLET = """
-window.__testWallet = { rejectNext: false, account: %r };
-window.ethereum = {
-  isEnergoTestWallet: true,
-  on() {}, removeListener() {},
-  async request({ method, params }) {
-    const w = window.__testWallet;
-    if (method === "eth_requestAccounts" || method === "eth_accounts") return [w.account.toLowerCase()];
-    if (method === "eth_chainId") return "0x22ba";
-    if ((method === "eth_sendTransaction" || method === "eth_signTypedData_v4") && w.rejectNext) {
-      w.rejectNext = false;
-      const error = new Error("User rejected the request."); error.code = 4001; throw error;
-    }
-    const out = await window.__anvil(method, params || []);
-    if (out.error) { const error = new Error(out.error.message); error.code = out.error.code; throw error; }
-    return out.result;
-  },
-};
-"""
-
-
-@pytest.fixture(scope="module")
-def served(api_anvil, deployments_file):
-    tmp = Path(tempfile.mkdtemp(prefix="energo-page-"))
-    settings = Settings(deployments=deployments_file, rpc_url=api_anvil.url, database_url=f"sqlite:///{tmp}/i.db",
-                        port=free_port(), poll_interval_s=0.2, cache_ttl_s=0.2, reading_max_age_s=2 * 86_400)
-    handle = serve_in_thread(settings)
-    yield handle
-    handle.stop()
-    shutil.rmtree(tmp, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser(served):
-    """Depends on `served` so that the browser (and its keep-alive connections) goes first."""
-    if not Path(CHROMIUM).exists():
-        pytest.fail("Debian chromium is not installed: run tools/setup-system.sh as root (make test does)")
-    from playwright.sync_api import sync_playwright
-
-    profile = tempfile.mkdtemp(prefix="energo-chromium-")
-    with sync_playwright() as p:
-        # A fresh profile directory each run (Playwright passes it as --user-data-dir).
-        context = p.chromium.launch_persistent_context(
-            profile, executable_path=CHROMIUM, headless=True,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-            viewport={"width": 1240, "height": 1500}, device_scale_factor=1)
-        yield context
-        context.close()
-    shutil.rmtree(profile, ignore_errors=True)
 
 
 @pytest.fixture
-def page(browser, served, scenario):
-    w3 = scenario.w3
-    page = browser.new_page()
-    page.expose_function("__anvil", lambda method, params: w3.provider.make_request(method, params))
-    page.add_init_script(WALLET % scenario.household.address)
-    head = w3.eth.block_number
-    page.goto(served.url + "/")
-    page.click("#connect")
-    # the page re-renders when the index reaches a new block: wait until it shows the head
-    page.wait_for_function(f"() => Number(document.body.dataset.block) >= {head} && "
-                           "document.getElementById('watt-held').textContent !== '–'", timeout=30_000)
-    yield page
-    page.close()
+def page(open_page):
+    return open_page()
 
 
 def _tokens(amount: int) -> str:
@@ -203,13 +129,3 @@ def test_stale_and_degraded_states_are_said_in_words(page):
     assert "No new block for 30 min" in shown["halted"][0] and "meters 3, 4" in shown["halted"][0]
     assert shown["halted"][1] == "stale"
     assert shown["ok"] == [True, "pill ok"]
-
-
-def test_screenshot(page, scenario, tmp_path):
-    """The household's screen with the book and the day's chart renders as a full page.
-    ENERGO_UPDATE_DOCS=1 writes it to docs/screenshot-app.png for the README."""
-    page.evaluate("() => document.getElementById('toast').classList.add('hidden')")
-    assert page.is_hidden("#toast")
-    target = SCREENSHOT if os.environ.get("ENERGO_UPDATE_DOCS") == "1" else tmp_path / "screenshot-app.png"
-    page.screenshot(path=str(target), full_page=True)
-    assert target.stat().st_size > 20_000
