@@ -37,6 +37,8 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
     uint32[] private _meterIds;
     uint64 private _maxClockSkew;
     bool private _paused; // in the same slot as _maxClockSkew
+    /// The one battery meter (0: none yet); in the same slot as _maxClockSkew.
+    uint32 private _batteryMeterId;
 
     // ---------------------------------------------------------------- pausing (as OpenZeppelin's Pausable)
 
@@ -75,6 +77,14 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
         if (ratedPowerW == 0) revert LedgerInvalidRatedPower(ratedPowerW);
         if (initialImportWh > MAX_REGISTER_WH) revert LedgerRegisterTooLarge(initialImportWh, MAX_REGISTER_WH);
         if (initialExportWh > MAX_REGISTER_WH) revert LedgerRegisterTooLarge(initialExportWh, MAX_REGISTER_WH);
+        if (kind == MeterKind.Battery) {
+            // Exactly one battery meter reports the state of charge: a second one could
+            // clear a real deficit or halt minting for everyone (M-1). A revoked one may be
+            // replaced.
+            uint32 current = _batteryMeterId;
+            if (current != 0 && (_meterStatic[current] >> 200) & 0xff != 0) revert LedgerBatteryMeterExists(current);
+            _batteryMeterId = meterId;
+        }
         _meterStatic[meterId] = MeterSlots.packStatic(signer, account, ratedPowerW, uint8(kind), true);
         // The registration time is the first "last timestamp": energy is measured from here.
         _meterState[meterId] = MeterSlots.packState(account, initialImportWh, initialExportWh, block.timestamp, 0);
@@ -104,7 +114,36 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
         SignedReading memory reading;
         for (uint256 i; i < count; ++i) {
             ReadingRecord.decodeInto(batch, i, reading);
-            RejectReason reason = _apply(reading, latest);
+            RejectReason reason = _apply(reading, latest, address(0));
+            if (reason == RejectReason.None) {
+                // Cannot overflow: at most `count` increments.
+                unchecked {
+                    ++accepted;
+                }
+            } else {
+                emit ReadingRejected(uint32(reading.meterId), uint32(reading.seq), reason);
+            }
+        }
+    }
+
+    /// @inheritdoc IMeterLedger
+    function submitBatch(bytes calldata readings, uint8 v, bytes32 r, bytes32 s) external returns (uint256 accepted) {
+        if (_paused) revert EnforcedPause();
+        uint256 length = readings.length;
+        if (length == 0) revert LedgerEmptyBatch();
+        if (length % ReadingRecord.UNSIGNED_SIZE != 0) {
+            revert LedgerMalformedBatch(length, ReadingRecord.UNSIGNED_SIZE);
+        }
+        (address gateway, ECDSA.RecoverError error,) =
+            ECDSA.tryRecover(_hashTypedDataV4(ReadingRecord.batchHash(readings)), v, r, s);
+        // Nothing in the batch is authenticated: no reading can be judged on its own.
+        if (error != ECDSA.RecoverError.NoError) revert LedgerBadBatchSignature();
+        uint256 count = length / ReadingRecord.UNSIGNED_SIZE;
+        uint256 latest = block.timestamp + _maxClockSkew;
+        SignedReading memory reading;
+        for (uint256 i; i < count; ++i) {
+            ReadingRecord.decodeUnsignedInto(readings, i, reading);
+            RejectReason reason = _apply(reading, latest, gateway);
             if (reason == RejectReason.None) {
                 // Cannot overflow: at most `count` increments.
                 unchecked {
@@ -117,6 +156,16 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
     }
 
     // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IMeterLedger
+    function batchDigest(bytes calldata readings) external view returns (bytes32) {
+        return _hashTypedDataV4(ReadingRecord.batchHash(readings));
+    }
+
+    /// @inheritdoc IMeterLedger
+    function batteryMeterId() external view returns (uint32) {
+        return _batteryMeterId;
+    }
 
     /// @inheritdoc IMeterLedger
     function meter(uint32 meterId) external view returns (Meter memory) {
@@ -209,7 +258,9 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
     /// @dev Checks one reading against every acceptance rule, cheapest first after the
     /// signature (so every later reason is about a reading the meter really signed), and
     /// applies it. Never reverts for a bad reading: it returns the reason instead.
-    function _apply(SignedReading memory reading, uint256 latest) private returns (RejectReason) {
+    /// `batchSigner` is the key that signed the whole batch (`submitBatch`), which must be
+    /// the meter's; address(0) means the reading carries its own signature.
+    function _apply(SignedReading memory reading, uint256 latest, address batchSigner) private returns (RejectReason) {
         // The meter's two words are read straight from the stack (see MeterSlots for the
         // layout) rather than unpacked into a memory record: a batch then allocates no
         // memory per reading.
@@ -217,7 +268,11 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
         uint256 staticWord = _meterStatic[meterId];
         if (staticWord == 0) return RejectReason.UnknownMeter;
         if ((staticWord >> 200) & 0xff == 0) return RejectReason.MeterRevoked;
-        if (!_signedBy(reading, address(uint160(staticWord)))) return RejectReason.BadSignature;
+        if (batchSigner == address(0)) {
+            if (!_signedBy(reading, address(uint160(staticWord)))) return RejectReason.BadSignature;
+        } else if (batchSigner != address(uint160(staticWord))) {
+            return RejectReason.BadSignature;
+        }
         uint256 stateWord = _meterState[meterId];
         if (reading.seq <= ((stateWord >> 112) & MeterSlots.MAX_32)) return RejectReason.AlreadyApplied;
         uint256 lastTimestamp = (stateWord >> 80) & MeterSlots.MAX_32;

@@ -11,6 +11,13 @@ and takes batches as `submitReadings(bytes batch)`: 105-byte big-endian records
 
     meterId(4) seq(4) timestamp(8) importWh(8) exportWh(8) stateOfChargeWh(8) r(32) s(32) v(1)
 
+A gateway may instead sign a whole batch once, `submitBatch(bytes readings, v, r, s)`:
+
+    struct  ReadingBatch(bytes readings)
+
+where `readings` is the concatenation of 40-byte unsigned records (the same fields without
+r, s, v). Every meter of such a batch is registered with the gateway's key as its signer.
+
 Hashing is done here directly with keccak instead of through eth-account's generic
 typed-data encoder: the domain separator is computed once per (chain, contract) and each
 reading costs two keccak calls and one secp256k1 signature, which is what lets a small
@@ -41,8 +48,10 @@ READING_TYPE = (
     "MeterReading(uint32 meterId,uint32 seq,uint64 timestamp,uint64 importWh,"
     "uint64 exportWh,uint64 stateOfChargeWh)"
 )
+BATCH_TYPE = "ReadingBatch(bytes readings)"
 DOMAIN_TYPE_HASH = keccak(DOMAIN_TYPE.encode())
 READING_TYPE_HASH = keccak(READING_TYPE.encode())
+BATCH_TYPE_HASH = keccak(BATCH_TYPE.encode())
 
 #: EIP-712 `types` for eth-account / wallets (the same struct as READING_TYPE).
 EIP712_TYPES: dict[str, list[dict[str, str]]] = {
@@ -62,9 +71,19 @@ EIP712_TYPES: dict[str, list[dict[str, str]]] = {
     ],
 }
 
+#: EIP-712 `types` of a gateway-signed batch.
+BATCH_EIP712_TYPES: dict[str, list[dict[str, str]]] = {
+    "EIP712Domain": EIP712_TYPES["EIP712Domain"],
+    "ReadingBatch": [{"name": "readings", "type": "bytes"}],
+}
+
 RECORD_SIZE = 105
 _RECORD = struct.Struct(">IIQQQQ32s32sB")
 assert _RECORD.size == RECORD_SIZE
+#: An unsigned record of a gateway-signed batch: the first 40 bytes of a signed one.
+UNSIGNED_RECORD_SIZE = 40
+_UNSIGNED = struct.Struct(">IIQQQQ")
+assert _UNSIGNED.size == UNSIGNED_RECORD_SIZE
 
 UINT32_MAX = 2**32 - 1
 UINT64_MAX = 2**64 - 1
@@ -122,6 +141,11 @@ class MeterReading:
             "stateOfChargeWh": self.state_of_charge_wh,
         }
 
+    def unsigned_record(self) -> bytes:
+        """The 40-byte record of `submitBatch`."""
+        return _UNSIGNED.pack(self.meter_id, self.seq, self.timestamp, self.import_wh, self.export_wh,
+                              self.state_of_charge_wh)
+
     def as_tuple(self) -> tuple[int, int, int, int, int, int]:
         """The ABI tuple of IMeterLedger.MeterReading (for `readingDigest`)."""
         return (
@@ -166,6 +190,19 @@ class ReadingDomain:
     def digest(self, reading: MeterReading) -> bytes:
         """The 32-byte EIP-712 digest the meter signs."""
         return keccak(b"\x19\x01" + self.separator + reading.struct_hash())
+
+    def batch_digest(self, readings: bytes) -> bytes:
+        """The 32-byte EIP-712 digest a gateway signs for a batch of unsigned records."""
+        return keccak(b"\x19\x01" + self.separator + keccak(BATCH_TYPE_HASH + keccak(readings)))
+
+    def batch_typed_data(self, readings: bytes) -> dict[str, Any]:
+        """Full EIP-712 typed data of a gateway-signed batch."""
+        return {
+            "types": BATCH_EIP712_TYPES,
+            "primaryType": "ReadingBatch",
+            "domain": self.as_eip712(),
+            "message": {"readings": readings},
+        }
 
     def as_eip712(self) -> dict[str, Any]:
         return {
@@ -230,8 +267,40 @@ class SignedReading:
         return cls(reading, int.from_bytes(r, "big"), int.from_bytes(s, "big"), v)
 
 
+@dataclass(frozen=True, slots=True)
+class SignedBatch:
+    """Unsigned records and the one gateway signature over them: `submitBatch`'s arguments."""
+
+    readings: bytes
+    r: int
+    s: int
+    v: int
+
+    def __post_init__(self) -> None:
+        if not self.readings or len(self.readings) % UNSIGNED_RECORD_SIZE:
+            raise ReadingFormatError(
+                f"a batch is a non-empty multiple of {UNSIGNED_RECORD_SIZE} bytes, got {len(self.readings)}")
+        if self.v not in (27, 28):
+            raise ReadingFormatError(f"v must be 27 or 28, got {self.v}")
+
+    def args(self) -> tuple[bytes, int, bytes, bytes]:
+        """(readings, v, r, s) as `submitBatch` takes them."""
+        return self.readings, self.v, self.r.to_bytes(32, "big"), self.s.to_bytes(32, "big")
+
+    def recover_signer(self, domain: ReadingDomain) -> str:
+        recoverable = self.r.to_bytes(32, "big") + self.s.to_bytes(32, "big") + bytes([self.v - 27])
+        public_key = coincurve.PublicKey.from_signature_and_message(
+            recoverable, domain.batch_digest(self.readings), hasher=None)
+        return public_key_to_address(public_key.format(compressed=False))
+
+
+def pack_unsigned(readings: Iterable[MeterReading]) -> bytes:
+    """Concatenated 40-byte records: the `readings` argument of `submitBatch`."""
+    return b"".join(reading.unsigned_record() for reading in readings)
+
+
 class ReadingSigner:
-    """Signs readings with one meter's key (deterministic RFC 6979, low-S)."""
+    """Signs readings with one meter's or gateway's key (deterministic RFC 6979, low-S)."""
 
     def __init__(self, private_key: bytes, domain: ReadingDomain) -> None:
         if len(private_key) != 32:
@@ -242,13 +311,18 @@ class ReadingSigner:
 
     def sign(self, reading: MeterReading) -> SignedReading:
         # libsecp256k1 produces normalised (low-S) signatures with RFC 6979 nonces.
-        raw = self._key.sign_recoverable(self.domain.digest(reading), hasher=None)
-        return SignedReading(
-            reading,
-            int.from_bytes(raw[:32], "big"),
-            int.from_bytes(raw[32:64], "big"),
-            raw[64] + 27,
-        )
+        r, s, v = self._sign_digest(self.domain.digest(reading))
+        return SignedReading(reading, r, s, v)
+
+    def sign_batch(self, readings: bytes | Iterable[MeterReading]) -> SignedBatch:
+        """One signature over a whole batch (unsigned records, or the readings to pack)."""
+        records = readings if isinstance(readings, bytes) else pack_unsigned(readings)
+        r, s, v = self._sign_digest(self.domain.batch_digest(records))
+        return SignedBatch(records, r, s, v)
+
+    def _sign_digest(self, digest: bytes) -> tuple[int, int, int]:
+        raw = self._key.sign_recoverable(digest, hasher=None)
+        return int.from_bytes(raw[:32], "big"), int.from_bytes(raw[32:64], "big"), raw[64] + 27
 
 
 def public_key_to_address(uncompressed_public_key: bytes) -> str:

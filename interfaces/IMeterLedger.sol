@@ -13,6 +13,14 @@ pragma solidity 0.8.28;
 ///   MeterReading(uint32 meterId,uint32 seq,uint64 timestamp,uint64 importWh,uint64 exportWh,uint64 stateOfChargeWh)
 /// Batch calldata: records of 105 bytes each, big-endian, concatenated:
 ///   meterId(4) seq(4) timestamp(8) importWh(8) exportWh(8) stateOfChargeWh(8) r(32) s(32) v(1)
+///
+/// A gateway may instead sign a whole batch once (`submitBatch`): every meter of the batch
+/// must be registered with the gateway's key as its signer. Typed struct:
+///   ReadingBatch(bytes readings)
+/// where `readings` is the concatenation of 40-byte unsigned records:
+///   meterId(4) seq(4) timestamp(8) importWh(8) exportWh(8) stateOfChargeWh(8)
+/// Each reading is still judged on its own, with its own rejection reasons; a reading of a
+/// meter whose signer is not the batch's is rejected as `BadSignature`.
 interface IMeterLedger {
     // ---------------------------------------------------------------- types
 
@@ -81,6 +89,10 @@ interface IMeterLedger {
     error LedgerInvalidRatedPower(uint32 ratedPowerW);
     error LedgerRegisterTooLarge(uint64 value, uint64 max);
     error LedgerClockSkewTooLarge(uint64 seconds_, uint64 max);
+    /// @notice A second battery meter while `meterId` is the active one.
+    error LedgerBatteryMeterExists(uint32 meterId);
+    /// @notice The batch signature of `submitBatch` is malformed or malleable.
+    error LedgerBadBatchSignature();
 
     // ---------------------------------------------------------------- meters (REGISTRAR_ROLE)
 
@@ -105,12 +117,22 @@ interface IMeterLedger {
     /// @return accepted how many readings of the batch were applied
     function submitReadings(bytes calldata batch) external returns (uint256 accepted);
 
+    /// @notice Applies a batch of unsigned readings that one gateway key signed as a whole
+    /// (EIP-712 `ReadingBatch`, see above). Reverts only if the signature itself is
+    /// malformed; each reading is otherwise accepted or rejected on its own.
+    /// @return accepted how many readings of the batch were applied
+    function submitBatch(bytes calldata readings, uint8 v, bytes32 r, bytes32 s) external returns (uint256 accepted);
+
     // ---------------------------------------------------------------- views
 
     /// @notice A registered meter, whole (its static and its reading state).
     function meter(uint32 meterId) external view returns (Meter memory);
     /// @notice The EIP-712 digest a meter signs for `reading`.
     function readingDigest(MeterReading calldata reading) external view returns (bytes32);
+    /// @notice The EIP-712 digest a gateway signs for a batch of unsigned records.
+    function batchDigest(bytes calldata readings) external view returns (bytes32);
+    /// @notice The one battery meter whose state of charge reconciles the WATT supply (0: none yet).
+    function batteryMeterId() external view returns (uint32);
     /// @notice The SharedBattery the ledger mints and burns WATT in.
     function battery() external view returns (address);
     /// @notice How far ahead of the block time a reading's timestamp may be, in seconds.

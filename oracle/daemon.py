@@ -232,7 +232,9 @@ class Daemon:
                 except OSError as exc:
                     raise ConfigError(f"cannot serve metrics on {settings.metrics.host}:{settings.metrics.port}: "
                                       f"{exc.strerror} (metrics.port)") from None
-            submitter = Submitter(outbox, ledger, chain, settings.batch, self.metrics, self.log)
+            submitter = Submitter(outbox, ledger, chain, settings.batch, self.metrics, self.log,
+                                  batch_signer=ReadingSigner(sender_key, ledger.domain),
+                                  batch_meters=frozenset(m.id for m in settings.meters if m.key is None))
             self._nonce_watch = NonceWatch(outbox, transport, self.metrics, self.log)
             keepers = build_keepers(settings.keepers, transport, self.metrics, self.log, chain.resend_after_s)
             if verified:  # the clock before the first reading is signed
@@ -276,8 +278,9 @@ class Daemon:
 
         A meter whose keystore is missing, unreadable, too open or undecryptable is
         parked; the sender's is needed by all, so its failure stops the daemon."""
-        names: list[str | int] = ["sender"] + [meter.id for meter in self.settings.meters]
-        refs = [self.settings.sender] + [meter.key for meter in self.settings.meters]
+        own_keys = [meter for meter in self.settings.meters if meter.key is not None]
+        names: list[str | int] = ["sender"] + [meter.id for meter in own_keys]
+        refs = [self.settings.sender] + [meter.key for meter in own_keys if meter.key is not None]
         missing = [(name, ref) for name, ref in zip(names, refs, strict=True) if name not in self._given_keys]
         loaded: dict[str | int, LoadedKey | KeystoreError] = dict(zip(
             [name for name, _ in missing], load_keys_each([ref for _, ref in missing], require_private=True),
@@ -295,7 +298,11 @@ class Daemon:
             else:
                 assert isinstance(name, int)
                 self._park(name, "key", result.user_message)
-        return keys["sender"], {name: key for name, key in keys.items() if isinstance(name, int)}
+        meter_keys = {name: key for name, key in keys.items() if isinstance(name, int)}
+        # A meter with no key of its own is signed for by the gateway's key: one keystore
+        # to decrypt however many meters the gateway serves.
+        meter_keys.update({meter.id: keys["sender"] for meter in self.settings.meters if meter.key is None})
+        return keys["sender"], meter_keys
 
     def _park(self, meter_id: int | str, reason: str, message: str) -> None:
         """Takes one meter out of service, alone; its neighbours go on."""
@@ -352,7 +359,7 @@ class Daemon:
         return False
 
     def _check_deployment(self, ledger: LedgerClient) -> None:
-        ledger.verify()
+        ledger.verify(batches=any(meter.key is None for meter in self.settings.meters))
         self._check_meters(ledger)
         self._all_parked()
 

@@ -14,7 +14,7 @@ from eth_utils import to_checksum_address
 
 from energo.artifacts import calldata, decode_result
 from energo.facts import ZERO_ADDRESS
-from energo.readings import DOMAIN_NAME, DOMAIN_VERSION, MeterReading, ReadingDomain
+from energo.readings import DOMAIN_NAME, DOMAIN_VERSION, MeterReading, ReadingDomain, SignedBatch
 from energo.tx import revert_in_output
 from oracle.errors import DeploymentMismatch
 from oracle.transport.base import CallReverted, Transport
@@ -26,6 +26,10 @@ _PROBE = MeterReading(meter_id=0xE1E2, seq=1, timestamp=1_700_000_000, import_wh
 
 def submit_readings_calldata(batch: bytes) -> bytes:
     return calldata(LEDGER, "submitReadings", batch)
+
+
+def submit_batch_calldata(batch: SignedBatch) -> bytes:
+    return calldata(LEDGER, "submitBatch", *batch.args())
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,9 @@ class LedgerClient:
             LEDGER, "meter", raw)
         return OnChainMeter(meter_id, signer, account, kind, active, rated, last_seq, last_ts, imported, exported)
 
-    def verify(self) -> None:
-        """Refuses a chain or a contract that is not the configured MeterLedger.
+    def verify(self, batches: bool = False) -> None:
+        """Refuses a chain or a contract that is not the configured MeterLedger; with
+        `batches`, also one that does not take gateway-signed batches as this gateway signs them.
 
         Raises DeploymentMismatch with what differs; TransportUnavailable if the node is
         unreachable (then nothing is known yet).
@@ -91,6 +96,21 @@ class LedgerClient:
             raise DeploymentMismatch(
                 f"MeterLedger {self.address} computes a different reading digest than this gateway: "
                 "the contract and the gateway disagree on the reading format"
+            )
+        if batches:
+            self._verify_batches()
+
+    def _verify_batches(self) -> None:
+        probe = _PROBE.unsigned_record()
+        try:
+            raw = self.transport.call(self.address, calldata(LEDGER, "batchDigest", probe))
+            digest = decode_result(LEDGER, "batchDigest", raw) if revert_in_output(raw) is None else None
+        except (CallReverted, DecodingError):
+            digest = None
+        if digest != self.domain.batch_digest(probe):
+            raise DeploymentMismatch(
+                f"MeterLedger {self.address} does not take gateway-signed batches as this gateway signs them "
+                "(no batchDigest view, or a different digest): give each meter a key of its own ([[meters]].key)"
             )
 
     def _verify_domain(self) -> None:

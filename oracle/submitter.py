@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import time
 
-from energo.readings import decode_reading_events
+from energo.readings import UNSIGNED_RECORD_SIZE, ReadingSigner, decode_reading_events
 from oracle.config import BatchSettings, ChainSettings
 from oracle.errors import SenderUnfunded
-from oracle.ledger import LedgerClient, submit_readings_calldata
+from oracle.ledger import LedgerClient, submit_batch_calldata, submit_readings_calldata
 from oracle.metrics import Metrics
-from oracle.outbox import Batch, Outbox, Settlement
+from oracle.outbox import Batch, Outbox, Settlement, StoredReading
 from oracle.transport.base import Broadcast, CallReverted, GasCapExceeded, TransportError, TxOutcome
 
 
@@ -38,7 +38,8 @@ class BatchWouldRevert(TransportError):
 #: Node messages that mean the sender cannot pay (geth/anvil estimate and send, Janus).
 _UNFUNDED = ("exceeds allowance", "insufficient funds", "insufficient balance", "not enough balance")
 #: Gas a batch needs at most per reading and per transaction, for the "fund with" figure
-#: (docs/ledger.md measures about 33,000 per reading at a batch of 50).
+#: (docs/ledger.md measures about 33,000 per reading at a batch of 50 with a signature each,
+#: less as one gateway-signed batch).
 _GAS_PER_READING = 40_000
 _GAS_PER_BATCH = 60_000
 #: The sender's balance is read for the metric this often.
@@ -47,6 +48,16 @@ BALANCE_EVERY_S = 30.0
 #: often: a reorganisation deeper than the confirmations puts their readings back in flight.
 REORG_WINDOW_BLOCKS = 30
 REORG_CHECK_EVERY_S = 60.0
+
+
+def batch_calldata(readings: list[StoredReading], gateway: ReadingSigner | None,
+                   gateway_meters: frozenset[int]) -> bytes:
+    """`submitBatch` with one gateway signature when the gateway's key signs for every
+    meter of the batch; otherwise `submitReadings` with each reading's own signature."""
+    if gateway is not None and all(r.meter_id in gateway_meters for r in readings):
+        # A stored record starts with the 40 bytes of its unsigned form.
+        return submit_batch_calldata(gateway.sign_batch(b"".join(r.record[:UNSIGNED_RECORD_SIZE] for r in readings)))
+    return submit_readings_calldata(b"".join(r.record for r in readings))
 
 
 def _unfunded_message(message: str) -> bool:
@@ -63,8 +74,14 @@ class Submitter:
         metrics: Metrics,
         log,
         wall_clock=time.time,
+        batch_signer: ReadingSigner | None = None,
+        batch_meters: frozenset[int] = frozenset(),
     ):
         self.outbox = outbox
+        #: The gateway's key, which signs for the meters in `batch_meters` (those with no
+        #: key of their own): a batch of only such meters goes as one signature.
+        self.batch_signer = batch_signer
+        self.batch_meters = batch_meters if batch_signer is not None else frozenset()
         self.ledger = ledger
         self.transport = ledger.transport
         self.chain = chain
@@ -250,7 +267,7 @@ class Submitter:
             in_flight += 1
 
     def _send(self, readings) -> None:
-        calldata = submit_readings_calldata(b"".join(r.record for r in readings))
+        calldata = batch_calldata(readings, self.batch_signer, self.batch_meters)
         try:
             prepared = self.transport.prepare(self.ledger.address, calldata)
         except GasCapExceeded as exc:

@@ -17,12 +17,45 @@ struct SignedReading {
 /// @title The packed calldata record of a signed meter reading, and its EIP-712 struct hash
 /// @notice Record layout (105 bytes, big-endian, see IMeterLedger):
 ///   meterId(4) seq(4) timestamp(8) importWh(8) exportWh(8) stateOfChargeWh(8) r(32) s(32) v(1)
+/// An unsigned record (40 bytes: the same fields without the signature) travels in a
+/// gateway-signed batch, `submitBatch`, whose one signature covers every record.
 library ReadingRecord {
     uint256 internal constant SIZE = 105;
+    uint256 internal constant UNSIGNED_SIZE = 40;
 
     bytes32 internal constant TYPEHASH = keccak256(
         "MeterReading(uint32 meterId,uint32 seq,uint64 timestamp,uint64 importWh,uint64 exportWh,uint64 stateOfChargeWh)"
     );
+
+    /// @notice EIP-712 type of a gateway-signed batch: `readings` is the concatenation of
+    /// 40-byte unsigned records, hashed as EIP-712 hashes `bytes` (keccak256 of the bytes).
+    bytes32 internal constant BATCH_TYPEHASH = keccak256("ReadingBatch(bytes readings)");
+
+    /// @notice The struct hash of a gateway-signed batch.
+    function batchHash(bytes calldata readings) internal pure returns (bytes32) {
+        return keccak256(abi.encode(BATCH_TYPEHASH, keccak256(readings)));
+    }
+
+    /// @notice Decodes unsigned record `index` of `readings` into `out`'s six signed
+    /// fields (the signature fields are left as they are). The caller has checked
+    /// `readings.length` is a multiple of UNSIGNED_SIZE.
+    function decodeUnsignedInto(bytes calldata readings, uint256 index, SignedReading memory out) internal pure {
+        uint256 w0;
+        uint256 w1;
+        assembly ("memory-safe") {
+            let p := add(readings.offset, mul(index, 40))
+            w0 := calldataload(p) // meterId | seq | timestamp | importWh | exportWh
+            // stateOfChargeWh in the top 8 bytes; the last record's tail reads past the end
+            // of calldata, which calldataload pads with zeros, and only the top 8 bytes are used.
+            w1 := calldataload(add(p, 32))
+        }
+        out.meterId = w0 >> 224;
+        out.seq = (w0 >> 192) & 0xffffffff;
+        out.timestamp = (w0 >> 128) & 0xffffffffffffffff;
+        out.importWh = (w0 >> 64) & 0xffffffffffffffff;
+        out.exportWh = w0 & 0xffffffffffffffff;
+        out.stateOfChargeWh = w1 >> 192;
+    }
 
     /// @notice Decodes record `index` of `batch` into `out` (reused across a batch so the
     /// loop allocates no memory). The caller has checked `batch.length` is a multiple of SIZE.

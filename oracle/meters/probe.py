@@ -66,7 +66,7 @@ def probe(settings: GatewaySettings, meter_id: int, attempts: int = 3, log=None)
         "meter_id": meter_id,
         "kind": meter_settings.kind,
         "source": meter_settings.source.type,
-        "signer": keystore_address(meter_settings.key.keystore),
+        "signer": keystore_address((meter_settings.key or settings.sender).keystore),
         "import_wh": registers.import_wh,
         "export_wh": registers.export_wh,
         "state_of_charge_wh": registers.state_of_charge_wh if meter_settings.kind == "battery" else 0,

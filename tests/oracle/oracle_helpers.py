@@ -103,23 +103,27 @@ def all_reading_events(w3: Web3, ledger_address: str, from_block: int = 0) -> li
 def gateway_settings(w3: Web3, system, directory: Path, meters: int = 2, register: bool = True,
                      interval_s: float = 0.2, confirmations: int = 1, first_meter_id: int = 100,
                      source: dict | None = None, rpc_url: str | None = None, rated_power_w: int = 50_000,
-                     initial_import_wh: int = 0, **sections):
+                     initial_import_wh: int = 0, gateway_key: bool = False, **sections):
     """A gateway's settings (a dict, as in gateway.toml) with fresh keys in `directory`;
-    the sender is funded and, unless register=False, the meters are registered."""
+    the sender is funded and, unless register=False, the meters are registered. With
+    gateway_key, the meters have no key of their own: the sender's key signs for them."""
     sender_keystore, sender_key, sender = make_key(directory, "sender")
     fund(w3, sender)
     passfile = directory / "passphrase"
     meter_entries, meter_keys = [], {}
     for index in range(meters):
         meter_id = first_meter_id + index
-        keystore, key, signer = make_key(directory, f"meter-{meter_id}")
+        if gateway_key:
+            keystore, key, signer = None, sender_key, sender
+        else:
+            keystore, key, signer = make_key(directory, f"meter-{meter_id}")
         meter_keys[meter_id] = key
         if register:
             register_meter(system, meter_id, signer, w3.eth.accounts[6 + index % 10], rated_power_w=rated_power_w,
                            import_wh=initial_import_wh)
         meter_entries.append({
             "id": meter_id,
-            "key": {"keystore": str(keystore), "passphrase_file": str(passfile)},
+            **({"key": {"keystore": str(keystore), "passphrase_file": str(passfile)}} if keystore else {}),
             "interval_s": interval_s,
             "source": source or {"type": "simulated_household", "seed": meter_id},
         })
