@@ -20,8 +20,9 @@ from web3 import Web3
 from benchmarks.run import print_table, write_results
 from energo.constants import QTUM_BLOCK_GAS_LIMIT, TSL, WATT_PER_WH
 from energo.facts import MarketSettings, Side
+from energo.intents import MarketDomain, PlaceIntent
 from energo.tx import Sender
-from energo_deploy.localchain import Anvil
+from energo_deploy.localchain import DEV_MNEMONIC, Anvil
 from energo_deploy.markets import deploy_market
 from energo_deploy.system import Roles, SystemConfig, deploy_system
 
@@ -213,6 +214,7 @@ def continuous_metrics(b: Bench) -> dict[str, float]:
     out = order_metrics(b, market)
     out.update(depth_metrics(b, market))
     out.update(taker_metrics(b, market))
+    out.update(relayed_metrics(b))
     return out
 
 
@@ -259,6 +261,48 @@ def auction_metrics(b: Bench) -> dict[str, float]:
     }
 
 
+RELAYED_BATCH = 20
+RELAYED_FIRST_USER = CONTINUOUS_USERS  # users[131:] are untouched by the other measurements
+
+
+def _dev_key(b: Bench, user: Sender) -> bytes:
+    """The private key of an anvil dev account (the public test mnemonic)."""
+    from eth_account import Account
+
+    Account.enable_unaudited_hdwallet_features()
+    index = b.w3.eth.accounts.index(user.address)
+    return bytes(Account.from_mnemonic(DEV_MNEMONIC, account_path=f"m/44'/60'/0'/0/{index}").key)
+
+
+def _signed_places(b: Bench, market, users: list[Sender], side: Side, tick: int, nonce: int,
+                   amount: int = 1_000) -> tuple[list, list]:
+    domain = MarketDomain(b.w3.eth.chain_id, market.address)
+    deadline = b.w3.eth.get_block("latest")["timestamp"] + 86_400
+    intents, signatures = [], []
+    for user in users:
+        intent = PlaceIntent(user.address, side, tick * TICK, amount, nonce, deadline)
+        intents.append(intent.as_tuple())
+        signatures.append(domain.sign(_dev_key(b, user), intent))
+    return intents, signatures
+
+
+def relayed_metrics(b: Bench) -> dict[str, float]:
+    """Signed placements relayed in one batch: `RELAYED_BATCH` accounts that already hold
+    a lock and used a nonce of the same bitmap word (the steady state of a household),
+    each placing at an existing level."""
+    market = continuous_market(b)
+    users = b.users[RELAYED_FIRST_USER:RELAYED_FIRST_USER + RELAYED_BATCH]
+    _place(b, market, users[0], Side.BUY, 450)  # the level
+    warm = _signed_places(b, market, users, Side.BUY, 440, nonce=1)
+    b.gas(b.relayer, market.functions.placeOrdersFor(*warm))
+    batch = _signed_places(b, market, users, Side.BUY, 450, nonce=2)
+    gas = b.gas(b.relayer, market.functions.placeOrdersFor(*batch))
+    applied = market.events.IntentApplied().process_receipt(b.last_receipt)
+    assert len(applied) == RELAYED_BATCH, f"only {len(applied)} of {RELAYED_BATCH} intents applied"
+    return {"place_existing_level_relayed": round(gas / RELAYED_BATCH, 1),
+            "place_existing_level_relayed_battery": round(b.battery_gas() / RELAYED_BATCH, 1)}
+
+
 def main() -> dict[str, float]:
     with Anvil(accounts=ACCOUNTS + 5) as node:
         b = funded_bench(node.web3())
@@ -271,6 +315,7 @@ def main() -> dict[str, float]:
         ("place_new_level_first_order", metrics["place_new_level_first_order"], "first lock of the account"),
         ("place_existing_level", metrics["place_existing_level"], "<= 70,000"),
         ("  of which in battery.lockTsl", metrics["place_existing_level_battery"], ""),
+        ("place_existing_level_relayed (signed, batch of 20)", metrics["place_existing_level_relayed"], "<= 50,000"),
         ("place_new_level_sell", metrics["place_new_level_sell"], "WATT lock"),
         ("place_existing_level_sell", metrics["place_existing_level_sell"], "WATT lock"),
         ("cancel", metrics["cancel"], "<= 45,000"),

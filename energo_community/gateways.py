@@ -1,7 +1,8 @@
 """The community's meter gateways: the real oracle daemon, one per street cabinet.
 
-Each gateway gets encrypted keystores (its sender key and one key per meter), an outbox
-and a configuration, exactly as an installed gateway would; the demo only injects the
+Each gateway gets an encrypted keystore (its sender key, which also signs each batch of
+its meters' readings once, the gateway's default), an outbox and a configuration, exactly
+as an installed gateway would; the demo only injects the
 clock and the simulated meter objects (Daemon's documented ``clock=``/``meters=`` hooks),
 so trades can be fed to the simulated battery and simulated time moves in steps.
 """
@@ -124,17 +125,15 @@ def build_gateways(root: Path, seed: int, households: list[Household], accounts:
         sender_key = demo_key(seed, name)
         entries, meters, specs = [], {}, []
         for household in group:
-            key = demo_key(seed, f"meter-{household.meter_id}")
             profile = household.profile
             entries.append({
                 "id": household.meter_id, "kind": "household", "interval_s": POLL_INTERVAL_S,
-                "key": _keystore(directory, f"meter-{household.meter_id}", key),
                 "source": {"type": "simulated_household", "seed": profile.seed, "pv_peak_w": profile.pv_peak_w,
                            "daily_load_wh": profile.daily_load_wh, "origin_timestamp": start},
             })
             meters[household.meter_id] = PinnedMeter(SimulatedHousehold(profile, clock, origin=start), clock)
             specs.append(MeterSpec(household.meter_id, "household", accounts[household.index],
-                                   Account.from_key(key).address, HOUSEHOLD_RATED_POWER_W))
+                                   Account.from_key(sender_key).address, HOUSEHOLD_RATED_POWER_W))
         settings = _settings(directory, _keystore(directory, "sender", sender_key), rpc_url, chain_id, ledger,
                              entries, [])
         gateways.append(Gateway(name, directory, Account.from_key(sender_key).address, settings, clock, meters,
@@ -145,13 +144,11 @@ def build_gateways(root: Path, seed: int, households: list[Household], accounts:
     directory.mkdir()
     clock = SteppedClock(start)
     sender_key = demo_key(seed, name)
-    key = demo_key(seed, "meter-battery")
     profiles = [h.profile for h in households]
     battery = SimulatedBattery(profiles, clock, capacity_wh=capacity_wh, charge_efficiency_bps=charge_efficiency_bps,
                                origin=start)
     entry = {
         "id": BATTERY_METER_ID, "kind": "battery", "interval_s": POLL_INTERVAL_S,
-        "key": _keystore(directory, "meter-battery", key),
         "source": {"type": "simulated_battery", "capacity_wh": capacity_wh,
                    "charge_efficiency_bps": charge_efficiency_bps, "origin_timestamp": start,
                    "households": [{"type": "simulated_household", "seed": p.seed, "pv_peak_w": p.pv_peak_w,
@@ -162,7 +159,7 @@ def build_gateways(root: Path, seed: int, households: list[Household], accounts:
     settings = _settings(directory, _keystore(directory, "sender", sender_key), rpc_url, chain_id, ledger,
                          [entry], keepers)
     rated = max(50_000, BATTERY_RATED_POWER_PER_HOUSEHOLD_W * len(households))
-    spec = MeterSpec(BATTERY_METER_ID, "battery", operator, Account.from_key(key).address, rated)
+    spec = MeterSpec(BATTERY_METER_ID, "battery", operator, Account.from_key(sender_key).address, rated)
     gateways.append(Gateway(name, directory, Account.from_key(sender_key).address, settings, clock,
                             {BATTERY_METER_ID: PinnedMeter(battery, clock)}, specs=[spec]))
     return gateways

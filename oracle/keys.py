@@ -23,6 +23,12 @@ from oracle.errors import KeystoreError
 
 #: eth-account's default scrypt cost (n=2**18, r=8: 256 MiB, about a second).
 STANDARD_SCRYPT_N = 2**18
+#: The gateway's own default (`keys new`, `keys import`): 16 MiB and ~50 ms to open, so the
+#: daemon decrypts it in-process and starts in seconds on a small board. The price: a
+#: stolen keystore's passphrase can be guessed 16 times faster than at the standard cost,
+#: which the 32-byte random passphrase of the install guide keeps far out of reach
+#: (geth's "light" cost is n=2**12). `--scrypt-n 262144` restores the standard cost.
+GATEWAY_SCRYPT_N = 2**14
 #: Keystores whose KDF needs more memory than this are decrypted out of process.
 IN_PROCESS_KDF_BYTES = 16 * 2**20
 
@@ -175,7 +181,7 @@ def load_keys_each(refs: list[KeyRef], require_private: bool = False) -> list[Lo
     return [results[i] for i in range(len(refs))]
 
 
-def write_keystore(path: Path, private_key: bytes, passphrase: str, scrypt_n: int = STANDARD_SCRYPT_N) -> str:
+def write_keystore(path: Path, private_key: bytes, passphrase: str, scrypt_n: int = GATEWAY_SCRYPT_N) -> str:
     """Encrypts `private_key` into a new keystore file (mode 0600); returns the address."""
     if path.exists():
         raise KeystoreError(f"{path} already exists; refusing to overwrite a key")

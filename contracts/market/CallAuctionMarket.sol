@@ -4,6 +4,7 @@ pragma solidity 0.8.28;
 import {IMarketAuction} from "../../interfaces/IMarketAuction.sol";
 import {ISharedBattery} from "../../interfaces/ISharedBattery.sol";
 import {MarketBase} from "./MarketBase.sol";
+import {MarketIntents} from "./MarketIntents.sol";
 import {PriceBook} from "./lib/PriceBook.sol";
 import {ClearingWalk} from "./lib/ClearingWalk.sol";
 
@@ -13,7 +14,7 @@ import {ClearingWalk} from "./lib/ClearingWalk.sol";
 /// maximal crossing volume and the marginal ticks, then an order walk that pairs eligible
 /// bids and asks at the uniform price and refunds everything else. Its progress lives in
 /// three slots per round, so a round of any size clears in bounded chunks.
-contract CallAuctionMarket is MarketBase, IMarketAuction {
+contract CallAuctionMarket is MarketIntents, IMarketAuction {
     using PriceBook for PriceBook.Book;
     using ClearingWalk for PriceBook.Book;
 
@@ -43,22 +44,40 @@ contract CallAuctionMarket is MarketBase, IMarketAuction {
 
     /// @inheritdoc IMarketAuction
     function placeOrder(Side side, uint256 price, uint256 amountWh) external returns (uint256 orderId) {
+        return _place(side, price, amountWh);
+    }
+
+    /// @inheritdoc IMarketAuction
+    function cancelOrder(uint256 orderId) external {
+        _cancel(orderId);
+    }
+
+    function _placeIntent(PlaceIntent calldata intent) internal override returns (uint256 orderId, uint256 filledWh) {
+        if (intent.expiresAt != 0 || intent.immediateOrCancel) {
+            revert MarketUnsupportedOrderOption(intent.expiresAt, intent.immediateOrCancel);
+        }
+        return (_place(intent.side, intent.price, intent.amountWh), 0);
+    }
+
+    /// @dev placeOrder for `_actor()`: the caller, or the account of the intent applying.
+    function _place(Side side, uint256 price, uint256 amountWh) private returns (uint256 orderId) {
         uint256 tick = _checkOrder(price, amountWh);
         uint256 roundId = block.timestamp / ROUND_LENGTH;
         if (_lastQueuedPlusOne != roundId + 1) {
             _queue.push(uint64(roundId));
             _lastQueuedPlusOne = roundId + 1;
         }
-        _lock(msg.sender, side, amountWh, price);
-        orderId = _book.append(roundId, side, tick, msg.sender, amountWh, 0);
-        emit OrderPlaced(orderId, msg.sender, side, price, amountWh, 0);
+        address owner = _actor();
+        _lock(owner, side, amountWh, price);
+        orderId = _book.append(roundId, side, tick, owner, amountWh, 0);
+        emit OrderPlaced(orderId, owner, side, price, amountWh, 0);
     }
 
-    /// @inheritdoc IMarketAuction
-    function cancelOrder(uint256 orderId) external {
+    function _cancel(uint256 orderId) internal override {
         PriceBook.Order memory o = _book.orders[orderId];
+        address actor = _actor();
         if (o.owner == address(0)) revert MarketUnknownOrder(orderId);
-        if (o.owner != msg.sender) revert MarketNotOrderOwner(orderId, msg.sender, o.owner);
+        if (o.owner != actor) revert MarketNotOrderOwner(orderId, actor, o.owner);
         (, uint256 roundId, Side side, uint256 tick,) = PriceBook.decode(orderId);
         if (roundId != block.timestamp / ROUND_LENGTH) revert AuctionRoundClosed(roundId);
         _book.remove(orderId, o.amountWh);

@@ -4,12 +4,13 @@ pragma solidity 0.8.28;
 import {IMarketContinuous} from "../../interfaces/IMarketContinuous.sol";
 import {ISharedBattery} from "../../interfaces/ISharedBattery.sol";
 import {MarketBase} from "./MarketBase.sol";
+import {MarketIntents} from "./MarketIntents.sol";
 import {PriceBook} from "./lib/PriceBook.sol";
 
 /// @title The continuous double auction of WATT against TSL
 /// @notice Book 0 of the shared price-book structure; the best bid and ask ticks are
 /// cached in one slot so placing an order reads one slot to know whether it crosses.
-contract ContinuousMarket is MarketBase, IMarketContinuous {
+contract ContinuousMarket is MarketIntents, IMarketContinuous {
     using PriceBook for PriceBook.Book;
 
     uint256 private constant _BOOK = 0;
@@ -29,6 +30,19 @@ contract ContinuousMarket is MarketBase, IMarketContinuous {
     /// @inheritdoc IMarketContinuous
     function placeOrder(Side side, uint256 price, uint256 amountWh, uint256 expiresAt, bool immediateOrCancel)
         external
+        returns (uint256 orderId, uint256 filledWh)
+    {
+        return _place(side, price, amountWh, expiresAt, immediateOrCancel);
+    }
+
+    /// @inheritdoc IMarketContinuous
+    function cancelOrder(uint256 orderId) external {
+        _cancel(orderId);
+    }
+
+    /// @dev placeOrder for `_actor()`: the caller, or the account of the intent applying.
+    function _place(Side side, uint256 price, uint256 amountWh, uint256 expiresAt, bool immediateOrCancel)
+        private
         returns (uint256 orderId, uint256 filledWh)
     {
         uint256 tick = _checkOrder(price, amountWh);
@@ -75,11 +89,15 @@ contract ContinuousMarket is MarketBase, IMarketContinuous {
         }
     }
 
-    /// @inheritdoc IMarketContinuous
-    function cancelOrder(uint256 orderId) external {
+    function _placeIntent(PlaceIntent calldata intent) internal override returns (uint256, uint256) {
+        return _place(intent.side, intent.price, intent.amountWh, intent.expiresAt, intent.immediateOrCancel);
+    }
+
+    function _cancel(uint256 orderId) internal override {
         PriceBook.Order memory o = _book.orders[orderId];
+        address actor = _actor();
         if (o.owner == address(0)) revert MarketUnknownOrder(orderId);
-        if (o.owner != msg.sender) revert MarketNotOrderOwner(orderId, msg.sender, o.owner);
+        if (o.owner != actor) revert MarketNotOrderOwner(orderId, actor, o.owner);
         _removeResting(orderId, o, RemovalReason.Cancelled);
     }
 
@@ -144,9 +162,10 @@ contract ContinuousMarket is MarketBase, IMarketContinuous {
         private
         returns (uint256 orderId)
     {
-        _lock(msg.sender, side, amountWh, price);
-        orderId = _book.append(_BOOK, side, tick, msg.sender, amountWh, expiresAt);
-        emit OrderPlaced(orderId, msg.sender, side, price, amountWh, expiresAt);
+        address owner = _actor();
+        _lock(owner, side, amountWh, price);
+        orderId = _book.append(_BOOK, side, tick, owner, amountWh, expiresAt);
+        emit OrderPlaced(orderId, owner, side, price, amountWh, expiresAt);
     }
 
     /// @dev Takes a resting order out of the book (not by a taker), returns its lock and
@@ -199,6 +218,7 @@ contract ContinuousMarket is MarketBase, IMarketContinuous {
     {
         uint256 index = level.head;
         uint256 tail = level.tail;
+        address taker = _actor();
         // unchecked: index < tail <= 2^40; fills never exceed the order's or the taker's
         // amount, so totals and counts only decrease by what they contain.
         unchecked {
@@ -206,7 +226,7 @@ contract ContinuousMarket is MarketBase, IMarketContinuous {
                 uint256 id = PriceBook.orderId(key, index);
                 PriceBook.Order memory o = _book.orders[id];
                 if (o.owner == address(0)) continue;
-                if (_expired(o) || o.owner == msg.sender) {
+                if (_expired(o) || o.owner == taker) {
                     delete _book.orders[id];
                     level.totalWh -= o.amountWh;
                     level.orders -= 1;
@@ -218,8 +238,8 @@ contract ContinuousMarket is MarketBase, IMarketContinuous {
                 }
                 uint256 fill = remaining < o.amountWh ? remaining : o.amountWh;
                 uint256 moved = makerSide == Side.Sell
-                    ? _settle(o.owner, msg.sender, id, 0, fill, price, true, false)
-                    : _settle(msg.sender, o.owner, 0, id, fill, price, false, true);
+                    ? _settle(o.owner, taker, id, 0, fill, price, true, false)
+                    : _settle(taker, o.owner, 0, id, fill, price, false, true);
                 remaining -= moved;
                 if (moved == o.amountWh) {
                     delete _book.orders[id];

@@ -86,3 +86,18 @@ def test_cli_keys_new_import_and_address(tmp_path):
                                "--passphrase-file", str(passfile)], input="0x1234\n")
     assert bad.exit_code == 1
     assert "32 bytes of hex" in bad.output
+
+
+def test_cli_keys_default_cost_is_opened_in_the_daemon_itself(tmp_path):
+    """The gateway's default keystore (16 MiB of scrypt) is decrypted in-process: no
+    256-MiB worker at start-up (the 150-MB start-up bar)."""
+    from oracle.keys import IN_PROCESS_KDF_BYTES
+
+    passfile = tmp_path / "pass"
+    passfile.write_text(PASSPHRASE + "\n")
+    created = CliRunner().invoke(main, ["keys", "new", "--out", str(tmp_path / "gw.json"),
+                                        "--passphrase-file", str(passfile)])
+    assert created.exit_code == 0, created.output
+    params = json.loads((tmp_path / "gw.json").read_text())["crypto"]["kdfparams"]
+    assert params["n"] == 2**14
+    assert 128 * params["r"] * params["n"] <= IN_PROCESS_KDF_BYTES

@@ -4,9 +4,9 @@ reading still judged on its own; and exactly one battery meter (finding M-1)."""
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass
 
 import pytest
-from conftest import BATTERY_METER, HOUSEHOLD, Meter
 from eth_account import Account
 from eth_account.messages import encode_typed_data
 from web3 import Web3
@@ -14,8 +14,19 @@ from web3 import Web3
 from energo.readings import BATCH_EIP712_TYPES, MeterReading, ReadingDomain, ReadingSigner
 from energo.tx import TxFailed
 
+HOUSEHOLD, BATTERY_METER = 0, 1
 GATEWAY = Account.from_key(Web3.keccak(text="gateway-a"))
 OTHER_GATEWAY = Account.from_key(Web3.keccak(text="gateway-b"))
+
+
+@dataclass
+class Meter:
+    meter_id: int
+    account: str
+    timestamp: int
+    seq: int = 0
+    import_wh: int = 0
+    export_wh: int = 0
 
 
 def _register(kit, account: str, signer, kind: int = HOUSEHOLD, rated_power_w: int = 10_000) -> Meter:
@@ -24,7 +35,7 @@ def _register(kit, account: str, signer, kind: int = HOUSEHOLD, rated_power_w: i
     receipt = kit.registrar.transact(kit.ledger.functions.registerMeter(
         meter_id, signer.address, account, kind, rated_power_w, 0, 0))
     ts = kit.w3.eth.get_block(receipt["blockNumber"])["timestamp"]
-    return Meter(meter_id, signer, account, kind, rated_power_w, 0, 0, ts)
+    return Meter(meter_id, account, ts)
 
 
 def _unsigned(kit, meter: Meter, import_delta: int = 0, export_delta: int = 0, soc: int = 0) -> bytes:

@@ -13,6 +13,7 @@ from eth_account.messages import encode_typed_data
 from web3 import Web3
 from web3.logs import DISCARD
 
+from energo.facts import RejectReason
 from energo.readings import MeterReading, ReadingDomain, SignedReading
 from energo.tx import Sender
 from energo_deploy.system import EnergoSystem
@@ -92,7 +93,9 @@ class Funder:
             receipt = self.relayer.transact(self.system.ledger.functions.submitReadings(batch))
             accepted = self.system.ledger.events.ReadingAccepted().process_receipt(receipt, errors=DISCARD)
             if len(accepted) != len(chunk):
-                raise RuntimeError(f"only {len(accepted)} of {len(chunk)} funding readings were accepted")
+                rejected = self.system.ledger.events.ReadingRejected().process_receipt(receipt, errors=DISCARD)
+                reasons = [RejectReason(r["args"]["reason"]).name for r in rejected]
+                raise RuntimeError(f"only {len(accepted)} of {len(chunk)} funding readings were accepted: {reasons}")
 
     def give_tsl(self, household: Sender, amount: int) -> None:
         """Treasury -> household, then the household deposits it in the battery."""
