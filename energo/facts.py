@@ -55,6 +55,7 @@ class RemovalReason(enum.IntEnum):
     SELF_TRADE = 2
     SELLER_SHORTFALL = 3
     UNFILLED = 4
+    BELOW_MINIMUM = 5
 
     @property
     def label(self) -> str:

@@ -31,7 +31,8 @@ interface IMarket {
         Expired, // good-till-time passed; purged by anyone or skipped by a taker
         SelfTrade, // a taker of the same owner met it: the resting order is cancelled
         SellerShortfall, // rent paid in kind shrank the seller's lock: the order closed
-        Unfilled // call auction: the remainder after clearing was refunded
+        Unfilled, // call auction: the remainder after clearing was refunded
+        BelowMinimum // continuous: a partial fill left less than the minimum order size, refunded
     }
 
     /// @notice Per-market options, fixed at deployment. Fee and cap are off by default.

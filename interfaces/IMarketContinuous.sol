@@ -6,7 +6,9 @@ import {IMarket} from "./IMarket.sol";
 /// @title The continuous double auction: a limit order book with price-time priority
 /// @notice An incoming order first trades against the opposite side at the resting
 /// (maker's) prices, best price first and first-in first-out at one price, then rests
-/// the remainder unless it is immediate-or-cancel. Expired makers never fill: a taker
+/// the remainder unless it is immediate-or-cancel or below the minimum order size. A
+/// maker left with less than the minimum by a partial fill is closed and refunded
+/// (`RemovalReason.BelowMinimum`), so no taker pays for dust. Fees round up. Expired makers never fill: a taker
 /// that meets one removes it and returns its lock. A taker never trades with its own
 /// resting order: that order is cancelled instead (self-trade prevention).
 interface IMarketContinuous is IMarket {
@@ -42,14 +44,18 @@ interface IMarketContinuous is IMarket {
 
     // ---------------------------------------------------------------- views
 
+    /// @notice The best bid that can still fill: levels of only expired orders are skipped,
+    /// and expired orders are left out of the volume (as in `depth`).
     /// @return price 0 when the side is empty
     /// @return amountWh open volume at that price
     function bestBid() external view returns (uint256 price, uint256 amountWh);
+    /// @notice The best ask that can still fill (see `bestBid`).
     /// @return price 0 when the side is empty
     /// @return amountWh open volume at that price
     function bestAsk() external view returns (uint256 price, uint256 amountWh);
 
-    /// @notice Price levels of one side from the best price outwards, paged.
+    /// @notice Price levels of one side from the best price outwards, paged; expired
+    /// orders, and levels that hold only expired orders, are left out.
     /// @param fromPrice 0 = start at the best price, else the first price to show
     /// @return prices level prices, best first
     /// @return amountsWh open volume per level

@@ -60,7 +60,7 @@ contract ContinuousMarket is MarketIntents, IMarketContinuous {
                 best.ask = uint24(newAsk);
                 changed = true;
             }
-            if (remaining != 0 && !immediateOrCancel) {
+            if (remaining >= MIN_ORDER_WH && !immediateOrCancel) {
                 orderId = _rest(side, tick, price, remaining, expiresAt);
                 if (tick > best.bid) {
                     best.bid = uint24(tick);
@@ -74,7 +74,7 @@ contract ContinuousMarket is MarketIntents, IMarketContinuous {
                 best.bid = uint24(newBid);
                 changed = true;
             }
-            if (remaining != 0 && !immediateOrCancel) {
+            if (remaining >= MIN_ORDER_WH && !immediateOrCancel) {
                 orderId = _rest(side, tick, price, remaining, expiresAt);
                 if (best.ask == 0 || tick < best.ask) {
                     best.ask = uint24(tick);
@@ -147,9 +147,28 @@ contract ContinuousMarket is MarketIntents, IMarketContinuous {
         return _ordersOf(owner, _BOOK, side, fromPrice, maxLevels);
     }
 
+    /// @dev The best level that still has an order able to fill (expired ones skipped).
     function _top(Side side, uint256 tick) private view returns (uint256 price, uint256 amountWh) {
-        if (tick == 0) return (0, 0);
-        return (tick * TICK_SIZE, _book.levels[PriceBook.levelKey(_BOOK, side, tick)].totalWh);
+        for (; tick != 0; tick = _book.worse(_BOOK, side, tick)) {
+            (uint256 liveWh, uint256 liveOrders) = _liveLevel(PriceBook.levelKey(_BOOK, side, tick));
+            if (liveOrders != 0) return (tick * TICK_SIZE, liveWh);
+        }
+        return (0, 0);
+    }
+
+    /// @dev Expired orders stay in storage until a taker or purgeExpired removes them; the
+    /// views leave them out, as no taker can fill them.
+    function _liveLevel(uint256 key) internal view override returns (uint256 liveWh, uint256 liveOrders) {
+        PriceBook.Level memory level = _book.levels[key];
+        liveWh = level.totalWh;
+        liveOrders = level.orders;
+        for (uint256 i = level.head; i < level.tail; ++i) {
+            PriceBook.Order memory o = _book.orders[PriceBook.orderId(key, i)];
+            if (o.owner != address(0) && _expired(o)) {
+                liveWh -= o.amountWh;
+                --liveOrders;
+            }
+        }
     }
 
     // ---------------------------------------------------------------- internals
@@ -253,8 +272,19 @@ contract ContinuousMarket is MarketIntents, IMarketContinuous {
                     level.orders -= 1;
                     emit OrderRemoved(id, o.owner, RemovalReason.SellerShortfall, o.amountWh - moved);
                 } else {
-                    _book.orders[id].amountWh = o.amountWh - uint64(moved);
-                    level.totalWh -= uint64(moved);
+                    uint256 left = o.amountWh - moved;
+                    if (left < MIN_ORDER_WH) {
+                        // Dust would make every later taker pay for it: refund it (L-3).
+                        delete _book.orders[id];
+                        level.totalWh -= o.amountWh;
+                        level.orders -= 1;
+                        emit OrderRemoved(id, o.owner, RemovalReason.BelowMinimum, left);
+                        _release(o.owner, makerSide, left, price);
+                        ++index;
+                    } else {
+                        _book.orders[id].amountWh = uint64(left);
+                        level.totalWh -= uint64(moved);
+                    }
                     break; // the taker is done: this maker keeps its place with the rest
                 }
             }

@@ -105,11 +105,14 @@ abstract contract MarketBase is IMarket {
         orderCounts = new uint256[](maxLevels);
         uint256 tick = _firstTick(bookId, side, fromPrice);
         uint256 n;
-        for (; n < maxLevels && tick != 0; ++n) {
-            PriceBook.Level memory level = _book.levels[PriceBook.levelKey(bookId, side, tick)];
-            prices[n] = tick * TICK_SIZE;
-            amountsWh[n] = level.totalWh;
-            orderCounts[n] = level.orders;
+        while (n < maxLevels && tick != 0) {
+            (uint256 liveWh, uint256 liveOrders) = _liveLevel(PriceBook.levelKey(bookId, side, tick));
+            if (liveOrders != 0) {
+                prices[n] = tick * TICK_SIZE;
+                amountsWh[n] = liveWh;
+                orderCounts[n] = liveOrders;
+                ++n;
+            }
             tick = _book.worse(bookId, side, tick);
         }
         nextPrice = tick * TICK_SIZE;
@@ -144,6 +147,13 @@ abstract contract MarketBase is IMarket {
             tick = _book.worse(bookId, side, tick);
         }
         _shrink(orderIds, found);
+    }
+
+    /// @dev What a level offers to a taker now (views only): the stored totals, less
+    /// what can no longer fill. The base has nothing that lapses; see ContinuousMarket.
+    function _liveLevel(uint256 key) internal view virtual returns (uint256 liveWh, uint256 liveOrders) {
+        PriceBook.Level memory level = _book.levels[key];
+        return (level.totalWh, level.orders);
     }
 
     function _firstTick(uint256 bookId, Side side, uint256 fromPrice) private view returns (uint256) {
@@ -208,7 +218,8 @@ abstract contract MarketBase is IMarket {
         bool buyerLocked
     ) internal returns (uint256 movedWh) {
         uint256 tslAmount = _cost(amountWh, price);
-        uint256 fee = FEE_BPS == 0 ? 0 : tslAmount * FEE_BPS / 10_000;
+        // Rounded up: on fine ticks a fee rounded down would be 0 for every small fill.
+        uint256 fee = FEE_BPS == 0 ? 0 : (tslAmount * FEE_BPS + 9_999) / 10_000;
         uint256 moved = BATTERY.settleFill(
             ISharedBattery.Fill(seller, buyer, amountWh * WH, tslAmount, fee, FEE_RECIPIENT, sellerLocked, buyerLocked)
         );
