@@ -195,10 +195,12 @@ class EvmTransport(Transport):
             raise TransportUnavailable(f"eth_estimateGas failed: {exc.message} (code {exc.code})") from None
         except (TypeError, ValueError):
             raise TransportUnavailable("eth_estimateGas returned a malformed quantity") from None
-        if estimate > self.max_tx_gas:
-            raise GasCapExceeded(f"the transaction needs {estimate} gas, over the cap of {self.max_tx_gas}",
-                                 estimate, self.max_tx_gas)
-        gas = min(MAX_GAS, max(MIN_GAS, int(estimate * self.gas_margin)))
+        # The limit asked for, margin included, must fit the cap (as the Qtum transport checks):
+        # a transaction whose limit is over it would be refused or could not be mined.
+        gas = max(MIN_GAS, int(estimate * self.gas_margin))
+        if gas > self.max_tx_gas:
+            raise GasCapExceeded(f"the transaction needs {gas} gas (estimate {estimate} with the margin), over the "
+                                 f"cap of {self.max_tx_gas}", gas, self.max_tx_gas)
         pending = self._quantity("eth_getTransactionCount", [self.sender, "pending"])
         nonce = max(pending, self._next_nonce or 0)
         signed = self._account.sign_transaction({

@@ -105,3 +105,7 @@ def system(w3: Web3, deployed: EnergoSystem) -> Iterator[EnergoSystem]:
         # gateways signing with the real clock would be refused as "in the future".
         latest = w3.eth.get_block("latest")["timestamp"]
         w3.provider.make_request("anvil_setTime", [max(int(time.time()), latest)])
+        # ... and a block at that time, so the next test's "latest block time" is now: a
+        # test that reads it and plans "now + 60 s" is not already late (after a slow
+        # test the reverted latest block can be minutes old).
+        w3.provider.make_request("evm_mine", [])

@@ -10,7 +10,7 @@ from oracle.config import load_settings
 from oracle.daemon import Daemon
 from oracle.ledger import LedgerClient
 from oracle.outbox import Outbox
-from oracle.submitter import batch_calldata
+from oracle.submitter import Submitter, batch_calldata
 
 
 def _selector(name: str, *args) -> bytes:
@@ -80,3 +80,44 @@ def test_a_batch_with_a_meter_of_its_own_key_keeps_a_signature_per_reading(syste
         outbox.close()
     assert mixed[:4] == SUBMIT_READINGS
     assert only_gateway[:4] == SUBMIT_BATCH
+
+
+def test_batches_are_sized_to_the_gas_cap_and_none_is_sent_over_it(system, w3, tmp_path):
+    """A batch the cap cannot carry is halved until it fits, and later batches keep that size."""
+    from eth_account import Account
+    from oracle_helpers import fund, register_meter
+
+    from oracle.config import BatchSettings, ChainSettings
+    from oracle.logs import get_logger
+    from oracle.metrics import Metrics
+    from oracle.transport.evm import EvmTransport
+
+    key = bytes(Account.create().key)
+    gateway = Account.from_key(key).address
+    fund(w3, gateway)
+    register_meter(system, 500, gateway, w3.eth.accounts[7])
+    registered_at = system.ledger.functions.meter(500).call()[6]
+    transport = EvmTransport(w3.provider.endpoint_uri, key, chain_id=8890, gas_price_wei=400 * 10**9)
+    transport.max_tx_gas = 400_000
+    ledger = LedgerClient(transport, system.ledger.address, 8890)
+    signer = ReadingSigner(key, ledger.domain)
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    try:
+        for seq in range(1, 41):
+            outbox.append(signer.sign(MeterReading(500, seq, registered_at + seq, seq * 10, 0)))
+        outbox.flush()
+        chain = ChainSettings(chain_id=8890, ledger_address=system.ledger.address, confirmations=1)
+        submitter = Submitter(outbox, ledger, chain, BatchSettings(max_readings=50, max_delay_s=0.0, max_in_flight=8),
+                              Metrics(), get_logger("test"), batch_signer=signer, batch_meters=frozenset({500}))
+        for _ in range(20):
+            submitter.tick()
+            if all(r.status == "confirmed" for r in outbox.readings_of(500)):
+                break
+        assert [r.status for r in outbox.readings_of(500)] == ["confirmed"] * 40
+    finally:
+        outbox.close()
+    sent = [tx for number in range(w3.eth.block_number + 1)
+            for tx in w3.eth.get_block(number, full_transactions=True)["transactions"]
+            if tx["from"] == gateway and tx["to"] == system.ledger.address]
+    assert len(sent) > 1 and all(tx["gas"] <= 400_000 for tx in sent)
+    assert accepted_readings(w3, system.ledger.address)[-1].seq == 40

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 BUY, SELL = 0, 1
-CANCELLED, EXPIRED, SELF_TRADE, SELLER_SHORTFALL, UNFILLED = range(5)
+CANCELLED, EXPIRED, SELF_TRADE, SELLER_SHORTFALL, UNFILLED, BELOW_MINIMUM = range(6)
 
 
 @dataclass
@@ -53,30 +53,33 @@ class Outcome:
 
 class ReferenceBook:
     """The continuous double auction: price-time priority, maker's price, GTT, IOC,
-    self-trade prevention by cancelling the resting order."""
+    self-trade prevention by cancelling the resting order, no remainder below the minimum
+    size on the book (a maker's is refunded, a taker's does not rest)."""
 
-    def __init__(self) -> None:
+    def __init__(self, min_wh: int = 1) -> None:
         self.orders: list[RefOrder] = []  # open orders, in placement order
         self.seq = 0
+        self.min_wh = min_wh
 
     # ------------------------------------------------------------ queries
 
-    def side(self, side: int) -> list[RefOrder]:
-        """Open orders of a side in priority order: best price first, then time."""
+    def side(self, side: int, now: int | None = None) -> list[RefOrder]:
+        """Open orders of a side in priority order: best price first, then time; with
+        `now`, only those that can still fill then (what the book's views show)."""
         key = (lambda o: (-o.tick, o.ref)) if side == BUY else (lambda o: (o.tick, o.ref))
-        return sorted((o for o in self.orders if o.side == side), key=key)
+        return sorted((o for o in self.orders if o.side == side and (now is None or not o.expired(now))), key=key)
 
-    def levels(self, side: int) -> list[tuple[int, int, int]]:
+    def levels(self, side: int, now: int | None = None) -> list[tuple[int, int, int]]:
         """(tick, total amount, order count) per level, best first."""
         out: dict[int, list[int]] = {}
-        for o in self.side(side):
+        for o in self.side(side, now):
             level = out.setdefault(o.tick, [0, 0])
             level[0] += o.amount
             level[1] += 1
         return [(tick, total, count) for tick, (total, count) in out.items()]
 
-    def best(self, side: int) -> int:
-        orders = self.side(side)
+    def best(self, side: int, now: int | None = None) -> int:
+        orders = self.side(side, now)
         return orders[0].tick if orders else 0
 
     def find(self, ref: int) -> RefOrder | None:
@@ -110,8 +113,12 @@ class ReferenceBook:
             maker.amount -= fill
             if maker.amount == 0:
                 self.orders.remove(maker)
+            elif maker.amount < self.min_wh:
+                self.orders.remove(maker)
+                out.removals.append(Removal(maker.ref, maker.owner, BELOW_MINIMUM, maker.amount))
+                out.log.append(out.removals[-1])
         self.seq += 1
-        if remaining and not ioc:
+        if remaining >= self.min_wh and not ioc:
             out.rested = RefOrder(self.seq, owner, side, tick, remaining, expires_at)
             self.orders.append(out.rested)
         return out
