@@ -33,7 +33,9 @@ abstract contract MarketIntents is MarketBase, IMarketIntents, EIP712 {
         external
         returns (uint256 applied)
     {
-        if (intents.length != signatures.length) revert MarketBatchLengthMismatch(intents.length, signatures.length);
+        if (intents.length != signatures.length) {
+            revert MarketBatchLengthMismatch(intents.length, signatures.length);
+        }
         for (uint256 i; i < intents.length; ++i) {
             PlaceIntent calldata intent = intents[i];
             if (!_admit(intent.account, intent.nonce, intent.deadline, _placeHash(intent), signatures[i])) continue;
@@ -53,7 +55,9 @@ abstract contract MarketIntents is MarketBase, IMarketIntents, EIP712 {
         external
         returns (uint256 applied)
     {
-        if (intents.length != signatures.length) revert MarketBatchLengthMismatch(intents.length, signatures.length);
+        if (intents.length != signatures.length) {
+            revert MarketBatchLengthMismatch(intents.length, signatures.length);
+        }
         for (uint256 i; i < intents.length; ++i) {
             CancelIntent calldata intent = intents[i];
             if (!_admit(intent.account, intent.nonce, intent.deadline, _cancelHash(intent), signatures[i])) continue;
