@@ -290,43 +290,51 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
         uint256 exportedWh;
         // Registers only went up (checked just above) and all are below 2^40, so the deltas
         // are below 2^40: their sum times 3600 is below 2^53. ratedPowerW < 2^32 and the
-        // interval is positive (timestamp > lastTimestamp) and below 2^32: the product is
-        // below 2^64.
+        // interval is below 2^32 (it is taken only when positive): the product is below 2^64.
         unchecked {
             importedWh = reading.importWh - (stateWord & MeterSlots.MAX_40);
             exportedWh = reading.exportWh - ((stateWord >> 40) & MeterSlots.MAX_40);
-            // Wh * 3600 = W * s: the energy of the interval must fit the rated power.
-            if (
-                (importedWh + exportedWh) * 3600
-                    > ((staticWord >> 160) & MeterSlots.MAX_32) * (reading.timestamp - lastTimestamp)
-            ) return RejectReason.ExceedsRatedPower;
+            // Wh * 3600 = W * s: the energy of the interval must fit the rated power, with
+            // the interval measured up to no later than the block's time, so the clock
+            // skew never lets a reading claim energy before it happened (L-5).
+            uint256 until = reading.timestamp < block.timestamp ? reading.timestamp : block.timestamp;
+            uint256 elapsed = until > lastTimestamp ? until - lastTimestamp : 0;
+            if ((importedWh + exportedWh) * 3600 > ((staticWord >> 160) & MeterSlots.MAX_32) * elapsed) {
+                return RejectReason.ExceedsRatedPower;
+            }
         }
 
+        // The battery first: if it refuses (paused, say), only this reading is rejected and
+        // the meter keeps its last state, so its next accepted reading carries the energy
+        // (registers are cumulative): nothing is lost, and the neighbours go on.
+        bool applied;
+        if ((staticWord >> 192) & 0xff == uint256(MeterKind.Household)) {
+            // The account: its high 48 bits in the static word, its low 112 in the state word.
+            applied = importedWh | exportedWh == 0
+                || _recordFlows(
+                    address(uint160(((staticWord >> 208) << 112) | (stateWord >> 144))), exportedWh, importedWh
+                );
+        } else {
+            applied = _reportStateOfCharge(reading.stateOfChargeWh);
+        }
+        if (!applied) return RejectReason.BatteryRefused;
         // Keep the account's low bits (above bit 144); replace registers, clock and seq.
         _meterState[meterId] = (stateWord & ~((uint256(1) << 144) - 1)) | reading.importWh | (reading.exportWh << 40)
             | (reading.timestamp << 80) | (reading.seq << 112);
         emit ReadingAccepted(
             meterId, uint32(reading.seq), uint64(reading.timestamp), uint64(reading.importWh), uint64(reading.exportWh)
         );
-        if ((staticWord >> 192) & 0xff == uint256(MeterKind.Household)) {
-            if (importedWh | exportedWh != 0) {
-                // The account: its high 48 bits in the static word, its low 112 in the state word.
-                _recordFlows(
-                    address(uint160(((staticWord >> 208) << 112) | (stateWord >> 144))), exportedWh, importedWh
-                );
-            }
-        } else {
-            BATTERY.reportStateOfCharge(reading.stateOfChargeWh);
-        }
         return RejectReason.None;
     }
 
     /// @dev BATTERY.recordFlows without decoding its four return values (the ledger does
-    /// not use them). As with the high-level call: a revert in the battery is bubbled up
-    /// unchanged, and a success that returns less than the four words (no code at the
-    /// address, say) reverts with empty data. Arguments are written at the free-memory
-    /// pointer, which is not moved: scratch use, hence memory-safe.
-    function _recordFlows(address account, uint256 exportedWh, uint256 importedWh) private {
+    /// not use them). A revert with data (the battery's custom error) is a refusal: false.
+    /// A revert without data is what running out of gas, or no code at the address, leaves:
+    /// then the whole batch reverts, so a relayer cannot get readings rejected by sending
+    /// too little gas. A success that returns less than the four words reverts too.
+    /// Arguments are written at the free-memory pointer, which is not moved: scratch use,
+    /// hence memory-safe.
+    function _recordFlows(address account, uint256 exportedWh, uint256 importedWh) private returns (bool ok) {
         address battery_ = address(BATTERY);
         bytes4 selector = ISharedBattery.recordFlows.selector;
         assembly ("memory-safe") {
@@ -335,11 +343,19 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
             mstore(add(m, 0x04), account)
             mstore(add(m, 0x24), exportedWh)
             mstore(add(m, 0x44), importedWh)
-            if iszero(call(gas(), battery_, 0, m, 0x64, 0, 0)) {
-                returndatacopy(m, 0, returndatasize())
-                revert(m, returndatasize())
-            }
-            if lt(returndatasize(), 0x80) { revert(0, 0) }
+            ok := call(gas(), battery_, 0, m, 0x64, 0, 0)
+            if iszero(ok) { if iszero(returndatasize()) { revert(0, 0) } }
+            if and(ok, lt(returndatasize(), 0x80)) { revert(0, 0) }
+        }
+    }
+
+    /// @dev BATTERY.reportStateOfCharge with the same rule as `_recordFlows`.
+    function _reportStateOfCharge(uint256 stateOfChargeWh) private returns (bool) {
+        try BATTERY.reportStateOfCharge(stateOfChargeWh) {
+            return true;
+        } catch (bytes memory reason) {
+            if (reason.length == 0) revert LedgerBatteryOutOfGas();
+            return false;
         }
     }
 

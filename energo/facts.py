@@ -84,6 +84,7 @@ class RejectReason(enum.IntEnum):
     REGISTER_DECREASED = 7
     EXCEEDS_RATED_POWER = 8
     VALUE_OUT_OF_RANGE = 9
+    BATTERY_REFUSED = 10
 
     @property
     def solidity_name(self) -> str:

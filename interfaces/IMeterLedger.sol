@@ -41,7 +41,10 @@ interface IMeterLedger {
         TimestampInFuture,
         RegisterDecreased,
         ExceedsRatedPower,
-        ValueOutOfRange
+        ValueOutOfRange,
+        /// the battery refused the reading's flows or charge report (paused, say); the
+        /// meter's next accepted reading carries the energy
+        BatteryRefused
     }
 
     struct MeterReading {
@@ -91,6 +94,9 @@ interface IMeterLedger {
     error LedgerClockSkewTooLarge(uint64 seconds_, uint64 max);
     /// @notice A second battery meter while `meterId` is the active one.
     error LedgerBatteryMeterExists(uint32 meterId);
+    /// @notice The battery call of a reading ran out of gas: the whole batch reverts, so no
+    /// relayer can get readings rejected by sending too little gas.
+    error LedgerBatteryOutOfGas();
     /// @notice The batch signature of `submitBatch` is malformed or malleable.
     error LedgerBadBatchSignature();
 

@@ -22,7 +22,7 @@ from energo_deploy.system import EnergoSystem
 HOUSEHOLD, BATTERY_METER = 0, 1
 REASONS = [
     "None", "UnknownMeter", "MeterRevoked", "BadSignature", "AlreadyApplied", "TimestampNotAfterLast",
-    "TimestampInFuture", "RegisterDecreased", "ExceedsRatedPower", "ValueOutOfRange",
+    "TimestampInFuture", "RegisterDecreased", "ExceedsRatedPower", "ValueOutOfRange", "BatteryRefused",
 ]
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 WH = WATT_PER_WH

@@ -57,6 +57,11 @@ def _sign(kit, readings: bytes, key=GATEWAY) -> tuple[int, bytes, bytes]:
     return signed.v, signed.r.to_bytes(32, "big"), signed.s.to_bytes(32, "big")
 
 
+def _signed(kit, records: list[bytes], key=GATEWAY) -> tuple[bytes, int, bytes, bytes]:
+    readings = b"".join(records)
+    return (readings, *_sign(kit, readings, key))
+
+
 def _submit(kit, readings: bytes, key=GATEWAY) -> dict:
     return kit.relayer.transact(kit.ledger.functions.submitBatch(readings, *_sign(kit, readings, key)))
 
@@ -146,3 +151,49 @@ def test_exactly_one_battery_meter(kit, households):
     kit.registrar.transact(kit.ledger.functions.revokeMeter(first.meter_id))
     second = _register(kit, households[1].address, GATEWAY, kind=BATTERY_METER)
     assert kit.ledger.functions.batteryMeterId().call() == second.meter_id
+
+
+def test_a_battery_that_refuses_rejects_only_the_readings_it_concerns(kit, meters, admin, operator):
+    """A revert in the battery (a pause, say) used to revert the whole batch."""
+    battery_meter = _register(kit, operator.address, GATEWAY, kind=BATTERY_METER, rated_power_w=1_000_000)
+    kit.advance(3600)
+    kit.relayer.transact(kit.ledger.functions.submitBatch(*_signed(kit, [
+        _unsigned(kit, meters[0], export_delta=1_000), _unsigned(kit, battery_meter, soc=900)])))
+    first_reading_at = meters[0].timestamp
+    admin.transact(kit.battery.functions.pause())
+    kit.advance(3600)
+    flows = _unsigned(kit, meters[0], export_delta=2_000)
+    idle = _unsigned(kit, meters[1])  # no energy moved: the battery is not asked
+    charge = _unsigned(kit, battery_meter, soc=2_700)
+    receipt = kit.relayer.transact(kit.ledger.functions.submitBatch(*_signed(kit, [flows, idle, charge])))
+    assert [reason for _, _, reason in kit.outcomes(receipt)] == ["BatteryRefused", "Accepted", "BatteryRefused"]
+    assert tuple(kit.ledger.functions.meter(meters[0].meter_id).call())[5:] == (1, first_reading_at, 0, 1_000), \
+        "the meter kept its last state"
+    admin.transact(kit.battery.functions.unpause())
+    kit.advance(3600)
+    # The next reading carries the refused one's energy: nothing was lost.
+    later = _unsigned(kit, meters[0], export_delta=500)
+    later = later[:4] + (2).to_bytes(4, "big") + later[8:]  # the refused seq 2 was never applied
+    receipt = kit.relayer.transact(kit.ledger.functions.submitBatch(*_signed(kit, [later])))
+    assert [reason for _, _, reason in kit.outcomes(receipt)] == ["Accepted"]
+    assert kit.counters(meters[0].account)["generated"] == 3_500
+
+
+def test_the_clock_skew_never_credits_energy_before_it_happened(kit, meters):
+    """L-5: a reading stamped ahead (within the skew) could claim rated power x skew of
+    energy that had not been produced yet."""
+    meter = meters[0]
+    kit.advance(600)
+    now = kit.now()
+    skew = kit.ledger.functions.maxClockSkew().call()
+    assert skew > 0
+    rated_wh_per_s = 10_000 / 3600
+    # Energy for the interval up to its own (future) timestamp, but more than up to now.
+    claim = int(rated_wh_per_s * (now + skew - meter.timestamp))
+    assert claim > rated_wh_per_s * (now + 1 - meter.timestamp)
+    ahead = struct.pack(">IIQQQQ", meter.meter_id, 1, now + skew, 0, claim, 0)
+    receipt = kit.relayer.transact(kit.ledger.functions.submitBatch(*_signed(kit, [ahead])))
+    assert [reason for _, _, reason in kit.outcomes(receipt)] == ["ExceedsRatedPower"]
+    fair = struct.pack(">IIQQQQ", meter.meter_id, 1, now + skew, 0, int(rated_wh_per_s * (now - meter.timestamp)), 0)
+    receipt = kit.relayer.transact(kit.ledger.functions.submitBatch(*_signed(kit, [fair])))
+    assert [reason for _, _, reason in kit.outcomes(receipt)] == ["Accepted"]
