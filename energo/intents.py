@@ -19,16 +19,12 @@ from eth_utils import to_checksum_address
 
 from energo.errors import EnergoError
 from energo.facts import Side
+from energo.readings import EIP712_TYPES
 
 DOMAIN_NAME = "Energo Market"
 DOMAIN_VERSION = "1"
 
-_DOMAIN_FIELDS = [
-    {"name": "name", "type": "string"},
-    {"name": "version", "type": "string"},
-    {"name": "chainId", "type": "uint256"},
-    {"name": "verifyingContract", "type": "address"},
-]
+_DOMAIN_FIELDS = EIP712_TYPES["EIP712Domain"]
 PLACE_FIELDS = [
     {"name": "account", "type": "address"},
     {"name": "side", "type": "uint8"},

@@ -49,6 +49,12 @@ library ReadingRecord {
             // of calldata, which calldataload pads with zeros, and only the top 8 bytes are used.
             w1 := calldataload(add(p, 32))
         }
+        _fields(w0, w1, out);
+    }
+
+    /// @dev The six signed fields from the record's first 40 bytes, read as two words:
+    /// w0 = meterId | seq | timestamp | importWh | exportWh, stateOfChargeWh in w1's top 8 bytes.
+    function _fields(uint256 w0, uint256 w1, SignedReading memory out) private pure {
         out.meterId = w0 >> 224;
         out.seq = (w0 >> 192) & 0xffffffff;
         out.timestamp = (w0 >> 128) & 0xffffffffffffffff;
@@ -75,12 +81,7 @@ library ReadingRecord {
             // pads with zeros beyond it, and only the top byte is used.
             w4 := calldataload(add(p, 104))
         }
-        out.meterId = w0 >> 224;
-        out.seq = (w0 >> 192) & 0xffffffff;
-        out.timestamp = (w0 >> 128) & 0xffffffffffffffff;
-        out.importWh = (w0 >> 64) & 0xffffffffffffffff;
-        out.exportWh = w0 & 0xffffffffffffffff;
-        out.stateOfChargeWh = w1 >> 192;
+        _fields(w0, w1, out);
         out.r = r;
         out.s = s;
         out.v = uint8(w4 >> 248);

@@ -75,7 +75,9 @@ class Funder:
         # the reading must be physically possible: rated power times elapsed time
         min_elapsed = max(1, -(-exported * 3600 // RATED_POWER_W))
         meter.timestamp = max(meter.timestamp + min_elapsed, now)
-        if meter.timestamp > now + 60:  # beyond the ledger's clock skew: let time pass
+        # Energy is measured up to no later than the block's time (the skew credits nothing
+        # ahead of it): let time pass until the reading's own time.
+        if meter.timestamp > now:
             self.w3.provider.make_request("evm_increaseTime", [meter.timestamp - now])
             self.w3.provider.make_request("evm_mine", [])
         reading = MeterReading(meter.meter_id, meter.seq, meter.timestamp, 0, meter.export_wh, 0)
