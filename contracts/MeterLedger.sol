@@ -290,18 +290,16 @@ contract MeterLedger is IMeterLedger, AccessControl, EIP712 {
         uint256 exportedWh;
         // Registers only went up (checked just above) and all are below 2^40, so the deltas
         // are below 2^40: their sum times 3600 is below 2^53. ratedPowerW < 2^32 and the
-        // interval is below 2^32 (it is taken only when positive): the product is below 2^64.
+        // interval is positive (timestamp > lastTimestamp) and below 2^32: the product is
+        // below 2^64.
         unchecked {
             importedWh = reading.importWh - (stateWord & MeterSlots.MAX_40);
             exportedWh = reading.exportWh - ((stateWord >> 40) & MeterSlots.MAX_40);
-            // Wh * 3600 = W * s: the energy of the interval must fit the rated power, with
-            // the interval measured up to no later than the block's time, so the clock
-            // skew never lets a reading claim energy before it happened (L-5).
-            uint256 until = reading.timestamp < block.timestamp ? reading.timestamp : block.timestamp;
-            uint256 elapsed = until > lastTimestamp ? until - lastTimestamp : 0;
-            if ((importedWh + exportedWh) * 3600 > ((staticWord >> 160) & MeterSlots.MAX_32) * elapsed) {
-                return RejectReason.ExceedsRatedPower;
-            }
+            // Wh * 3600 = W * s: the energy of the interval must fit the rated power.
+            if (
+                (importedWh + exportedWh) * 3600
+                    > ((staticWord >> 160) & MeterSlots.MAX_32) * (reading.timestamp - lastTimestamp)
+            ) return RejectReason.ExceedsRatedPower;
         }
 
         // The battery first: if it refuses (paused, say), only this reading is rejected and

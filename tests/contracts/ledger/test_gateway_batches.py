@@ -178,22 +178,3 @@ def test_a_battery_that_refuses_rejects_only_the_readings_it_concerns(kit, meter
     assert [reason for _, _, reason in kit.outcomes(receipt)] == ["Accepted"]
     assert kit.counters(meters[0].account)["generated"] == 3_500
 
-
-def test_the_clock_skew_never_credits_energy_before_it_happened(kit, meters):
-    """L-5: a reading stamped ahead (within the skew) could claim rated power x skew of
-    energy that had not been produced yet."""
-    meter = meters[0]
-    kit.advance(600)
-    now = kit.now()
-    skew = kit.ledger.functions.maxClockSkew().call()
-    assert skew > 0
-    rated_wh_per_s = 10_000 / 3600
-    # Energy for the interval up to its own (future) timestamp, but more than up to now.
-    claim = int(rated_wh_per_s * (now + skew - meter.timestamp))
-    assert claim > rated_wh_per_s * (now + 1 - meter.timestamp)
-    ahead = struct.pack(">IIQQQQ", meter.meter_id, 1, now + skew, 0, claim, 0)
-    receipt = kit.relayer.transact(kit.ledger.functions.submitBatch(*_signed(kit, [ahead])))
-    assert [reason for _, _, reason in kit.outcomes(receipt)] == ["ExceedsRatedPower"]
-    fair = struct.pack(">IIQQQQ", meter.meter_id, 1, now + skew, 0, int(rated_wh_per_s * (now - meter.timestamp)), 0)
-    receipt = kit.relayer.transact(kit.ledger.functions.submitBatch(*_signed(kit, [fair])))
-    assert [reason for _, _, reason in kit.outcomes(receipt)] == ["Accepted"]
