@@ -53,7 +53,10 @@ REORG_CHECK_EVERY_S = 60.0
 def batch_calldata(readings: list[StoredReading], gateway: ReadingSigner | None,
                    gateway_meters: frozenset[int]) -> bytes:
     """`submitBatch` with one gateway signature when the gateway's key signs for every
-    meter of the batch; otherwise `submitReadings` with each reading's own signature."""
+    meter of the batch; otherwise `submitReadings` with each reading's own signature.
+    Readings go in (meter, seq) order: the same readings make the same calldata (and so the
+    same signature and gas) whichever order the meters' threads stored them in."""
+    readings = sorted(readings, key=lambda r: (r.meter_id, r.seq))
     if gateway is not None and all(r.meter_id in gateway_meters for r in readings):
         # A stored record starts with the 40 bytes of its unsigned form.
         return submit_batch_calldata(gateway.sign_batch(b"".join(r.record[:UNSIGNED_RECORD_SIZE] for r in readings)))

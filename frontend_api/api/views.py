@@ -73,7 +73,8 @@ def open_round_orders(ctx: AppContext, block: int, now: int, round_id: int | Non
     # Keyed by the index height the caller builds for: while the indexer warms screens for
     # its new step, ctx.indexed_block() still says the previous one (it is published after).
     indexed = ctx.indexed_block() if indexed is None else indexed
-    orders = ctx.chain.cached(("open-orders", indexed), block, lambda _b: ctx.queries.open_orders(now=now))
+    orders = ctx.chain.cached(("open-orders", indexed), block,
+                              lambda _b: ctx.queries.open_orders(now=now, upto_block=indexed))
     if round_id is not None:
         orders = [o for o in orders if o.round_id is None or o.round_id == round_id]
     return orders

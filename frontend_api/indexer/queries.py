@@ -36,27 +36,37 @@ class IndexQueries:
 
     # ------------------------------------------------------------ orders
 
-    def _filled(self):
+    def _filled(self, upto_block: int | None = None):
         """Filled Wh per order id (buy side and sell side) of this market."""
         buy = select(s.trades.c.buy_order_id.label("order_id"), s.trades.c.amount_wh).where(
             s.trades.c.market == self.market, s.trades.c.buy_order_id.is_not(None))
         sell = select(s.trades.c.sell_order_id.label("order_id"), s.trades.c.amount_wh).where(
             s.trades.c.market == self.market, s.trades.c.sell_order_id.is_not(None))
+        if upto_block is not None:
+            buy = buy.where(s.trades.c.block_number <= upto_block)
+            sell = sell.where(s.trades.c.block_number <= upto_block)
         union = buy.union_all(sell).subquery()
         return select(union.c.order_id, func.sum(union.c.amount_wh).label("filled")).group_by(
             union.c.order_id).subquery()
 
-    def open_orders(self, owner: str | None = None, now: int | None = None) -> list[OpenOrder]:
+    def open_orders(self, owner: str | None = None, now: int | None = None,
+                    upto_block: int | None = None) -> list[OpenOrder]:
+        """Open orders; with `upto_block`, as of that indexed block: rows of later blocks the
+        indexer is still writing are left out, so two reads for one height agree."""
         if self.market is None:
             return []
-        filled = self._filled()
+        filled = self._filled(upto_block)
         closed = select(s.order_closures.c.order_id).where(s.order_closures.c.market == self.market)
         query = (
             select(s.orders, func.coalesce(filled.c.filled, 0).label("filled"))
             .outerjoin(filled, filled.c.order_id == s.orders.c.order_id)
-            .where(s.orders.c.market == self.market, s.orders.c.order_id.not_in(closed))
+            .where(s.orders.c.market == self.market)
             .order_by(s.orders.c.block_number, s.orders.c.log_index)
         )
+        if upto_block is not None:
+            closed = closed.where(s.order_closures.c.block_number <= upto_block)
+            query = query.where(s.orders.c.block_number <= upto_block)
+        query = query.where(s.orders.c.order_id.not_in(closed))
         if owner is not None:
             query = query.where(s.orders.c.owner == owner)
         with self.engine.connect() as conn:

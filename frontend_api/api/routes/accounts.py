@@ -101,7 +101,8 @@ def build_screen(ctx: AppContext, address: str, head_info: tuple[int, int, bool]
 
     def read_index(_block: int) -> dict:
         bought_wh, paid = ctx.queries.purchases(address)
-        return {"bought_wh": bought_wh, "paid": paid, "orders": ctx.queries.open_orders(owner=address, now=head_ts)}
+        return {"bought_wh": bought_wh, "paid": paid, "orders": ctx.queries.open_orders(owner=address, now=head_ts,
+                                                                                 upto_block=indexed)}
 
     index = chain.cached(("account-index", address, indexed), head, read_index)
     utility = state["utility"]
