@@ -131,6 +131,15 @@ def _gauge(text: str, name: str) -> float | None:
     return None
 
 
+def _wait_refused(daemon, what: str) -> str:
+    """The metrics text once meter 100's readings are refused for a clock disagreement."""
+    def refused():
+        text = _metrics_text(daemon)
+        return 'energo_oracle_meter_errors_total{meter="100",reason="clock_disagrees"}' in text and text
+
+    return wait_for(refused, 30, what)
+
+
 def test_the_daemon_does_not_sign_while_its_clock_is_ahead_of_the_chain_and_resumes(create_gateway, system, w3):
     raw, _ = create_gateway(meters=1)
     offset = [3600.0]  # booted an hour ahead
@@ -138,11 +147,7 @@ def test_the_daemon_does_not_sign_while_its_clock_is_ahead_of_the_chain_and_resu
     daemon = Daemon(load_settings(None, **raw), clock=clock)
     daemon.start()
     try:
-        def refused():
-            text = _metrics_text(daemon)
-            return 'energo_oracle_meter_errors_total{meter="100",reason="clock_disagrees"}' in text and text
-
-        metrics = wait_for(refused, 30, "readings refused for the clock")
+        metrics = _wait_refused(daemon, "readings refused for the clock")
         assert daemon.time_guard is not None and "ahead of the chain" in daemon.time_guard.refusal
         assert _gauge(metrics, "energo_oracle_clock_refusing") == 1.0
         assert 'energo_oracle_readings_signed_total{meter="100"}' not in metrics
@@ -169,11 +174,7 @@ def test_a_telegram_whose_own_time_disagrees_is_not_signed_until_it_agrees(creat
         daemon = Daemon(load_settings(None, **raw))
         daemon.start()
         try:
-            def refused():
-                text = _metrics_text(daemon)
-                return 'energo_oracle_meter_errors_total{meter="100",reason="clock_disagrees"}' in text and text
-
-            metrics = wait_for(refused, 30, "readings refused for the meter's clock")
+            metrics = _wait_refused(daemon, "readings refused for the meter's clock")
             skew = _gauge(metrics, 'energo_oracle_meter_clock_skew_seconds{meter="100"}')
             assert skew is not None and 3500 < skew < 3700
             assert 'energo_oracle_readings_signed_total{meter="100"}' not in metrics
